@@ -1,0 +1,183 @@
+"""Exceptions and the one renderer that turns them into HTML or JSON responses.
+
+Every page text comes from class constants or from values the middleware escaped itself; nothing
+here ever echoes a provider body, a token, a code, a state or a verifier.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import typing as t
+
+from webob import Response
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+#: Headers on every response the middleware makes itself.
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ),
+)
+
+
+class OAuthMiddlewareError(Exception):
+    """Base class of every error this package raises.
+
+    :attr error: an OAuth-style error code, used as ``error`` in JSON bodies.
+    :attr status: the HTTP status the middleware answers with.
+    :attr title: the heading of the HTML page.
+    :attr description: safe, human text; never contains secrets or provider bodies.
+    """
+
+    error: t.ClassVar[str] = "server_error"
+    status: t.ClassVar[int] = 500
+    title: t.ClassVar[str] = "Login failed"
+    description: str = "Something went wrong while logging you in. Please try again."
+
+    def __init__(self, description: str | None = None, *, headers: t.Sequence[tuple[str, str]] = ()):
+        if description is not None:
+            self.description = description
+        self.headers = tuple(headers)
+        super().__init__(self.description)
+
+
+class ConfigurationError(OAuthMiddlewareError, ValueError):
+    """An option passed to :class:`~oauth_middleware.OAuthMiddleware` is missing or invalid.
+
+    Raised at construction time; the message names the option and says how to fix it.
+    """
+
+    error = "configuration_error"
+
+
+class StateError(OAuthMiddlewareError):
+    """The callback's ``state`` is missing, unknown, expired or does not match (login CSRF)."""
+
+    error = "invalid_state"
+    status = 400
+    description = "This login link is invalid, expired or was already used. Please start the login again."
+
+
+class BadRequest(OAuthMiddlewareError):
+    """The request to one of the middleware's own endpoints is malformed."""
+
+    error = "invalid_request"
+    status = 400
+    title = "Bad request"
+    description = "The request was malformed."
+
+
+class MethodNotAllowed(OAuthMiddlewareError):
+    """A method the endpoint does not support."""
+
+    error = "method_not_allowed"
+    status = 405
+    title = "Method not allowed"
+    description = "This endpoint does not support that HTTP method."
+
+
+class AccessDenied(OAuthMiddlewareError):
+    """The user declined the authorization at the provider (``error=access_denied``)."""
+
+    error = "access_denied"
+    status = 403
+    title = "Login cancelled"
+    description = "Login was cancelled: access was not granted on GitHub."
+
+
+class NotAllowed(OAuthMiddlewareError):
+    """The user is not admitted by the configured allow-lists."""
+
+    error = "not_allowed"
+    status = 403
+    title = "Access denied"
+    description = "Your GitHub account is not allowed to use this application."
+
+
+class CrossSiteRequest(OAuthMiddlewareError):
+    """A state-changing request (logout) came from another site."""
+
+    error = "cross_site_request"
+    status = 403
+    title = "Forbidden"
+    description = "This request came from another site and was refused."
+
+
+class LoginRequired(OAuthMiddlewareError):
+    """An anonymous request reached a protected path."""
+
+    error = "login_required"
+    status = 401
+    title = "Login required"
+    description = "You must log in to see this page."
+
+
+class ProviderError(OAuthMiddlewareError):
+    """The provider failed or answered something unusable (token exchange or profile)."""
+
+    error = "provider_error"
+    status = 502
+    title = "Login failed"
+    description = "GitHub could not complete the login. Please try again in a moment."
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer in time."""
+
+    error = "provider_timeout"
+    status = 504
+    description = "GitHub did not answer in time. Please try the login again."
+
+
+def wants_json(environ: WSGIEnvironment) -> bool:
+    """True when the client asked for JSON rather than an HTML page."""
+    accept = environ.get("HTTP_ACCEPT", "")
+    return "json" in accept and "text/html" not in accept
+
+
+def render_error(environ: WSGIEnvironment, exc: OAuthMiddlewareError, *, login_url: str | None = None) -> Response:
+    """Render ``exc`` as a WebOb response: JSON for clients asking for it, HTML otherwise.
+
+    :param login_url: where a new login starts; linked from the page and given in the JSON.
+    """
+    if wants_json(environ):
+        payload = {"error": exc.error, "error_description": exc.description}
+        if login_url:
+            payload["login_url"] = login_url
+        response = Response(
+            body=json.dumps(payload).encode(), status=exc.status, content_type="application/json"
+        )
+    else:
+        link = '<p><a href="%s">Log in again</a></p>' % html.escape(login_url) if login_url else ""
+        page = html_page(exc.title, "<p>%s</p>%s" % (html.escape(exc.description), link))
+        response = Response(body=page.encode(), status=exc.status, content_type="text/html", charset="utf-8")
+    for name, value in exc.headers:
+        response.headerlist.append((name, value))
+    return add_security_headers(response)
+
+
+def html_page(title: str, body_html: str) -> str:
+    """A minimal, self-contained HTML page (no external resources). ``body_html`` must be escaped."""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width">'
+        "<title>%s</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;"
+        "margin:4em auto;padding:0 1em}button{font:inherit;padding:.4em 1em}</style></head>"
+        "<body><h1>%s</h1>%s</body></html>\n"
+    ) % (html.escape(title), html.escape(title), body_html)
+
+
+def add_security_headers(response: Response) -> Response:
+    """Add :data:`SECURITY_HEADERS` to one of the middleware's own responses."""
+    for name, value in SECURITY_HEADERS:
+        response.headers[name] = value
+    return response

@@ -1,0 +1,338 @@
+"""The OAuth 2 client steps, on requests-oauthlib: authorization URL, code exchange, API calls.
+
+No WebOb and no environ here: these functions take plain values and raise
+:class:`~oauth_middleware.errors.ProviderError` (or :class:`~oauth_middleware.errors.ProviderTimeout`)
+with a safe description when the provider fails.
+
+GitHub's quirks are handled per call, never through process-wide state:
+
+- the token endpoint answers form-encoded unless asked for JSON (we ask, and parse both);
+- it reports errors (``bad_verification_code``, ...) with HTTP 200;
+- it returns granted scopes comma-joined, which oauthlib would read as one unknown scope and
+  answer with ``Warning("Scope has changed")``: a compliance hook on our session normalises them;
+- oauthlib refuses ``http://`` unless ``OAUTHLIB_INSECURE_TRANSPORT`` is set in the environment:
+  we never touch that variable. With ``allow_insecure_http=True`` an ``http://`` token URL is
+  handed to requests-oauthlib under an ``https://`` alias that a transport adapter, mounted on
+  this middleware's own HTTP session only, sends over plain http.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import typing as t
+from urllib.parse import parse_qsl, urlencode
+
+import requests
+from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
+from requests.adapters import HTTPAdapter
+from requests_oauthlib import OAuth2Session
+
+from .errors import ProviderError, ProviderTimeout
+
+if t.TYPE_CHECKING:
+    from .providers import Provider
+
+log = logging.getLogger(__name__)
+
+#: Largest provider response body read, bytes (a profile is ~1.5 KB).
+MAX_BODY_BYTES = 1 << 20
+
+#: Token errors GitHub reports with HTTP 200, and what we tell the user.
+TOKEN_ERRORS = {
+    "bad_verification_code": "The login code expired or was already used. Please start the login again.",
+    "incorrect_client_credentials": (
+        "The application's GitHub credentials are misconfigured. Please tell the site's administrator."
+    ),
+    "redirect_uri_mismatch": (
+        "The application's GitHub callback URL is misconfigured. Please tell the site's administrator."
+    ),
+    "unverified_user_email": "GitHub requires a verified primary email address on your account first.",
+}
+MISCONFIGURATION_ERRORS = ("incorrect_client_credentials", "redirect_uri_mismatch")
+
+
+# -- keeping requests-oauthlib's DEBUG records (bodies, headers, tokens) out of the logs ----------
+
+_quiet = contextvars.ContextVar("oauth_middleware_quiet", default=False)
+
+
+class _DropDuringProviderCalls(logging.Filter):
+    """Drops requests-oauthlib's records while this package is talking to the provider.
+
+    requests-oauthlib logs the token request body (code, client secret, verifier), the request
+    headers (Basic credentials) and the token response at DEBUG. Only records emitted inside our
+    own calls are dropped; the library logs normally for anyone else in the process.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _quiet.get()
+
+
+_FILTER = _DropDuringProviderCalls()
+for _name in ("requests_oauthlib.oauth2_session", "oauthlib"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, _DropDuringProviderCalls) for f in _logger.filters):
+        _logger.addFilter(_FILTER)
+
+
+@contextlib.contextmanager
+def _provider_call() -> t.Iterator[None]:
+    token = _quiet.set(True)
+    try:
+        yield
+    # requests' exceptions carry the request, and so the body with the code: never chain them
+    except requests.Timeout:
+        log.warning("GitHub did not answer in time")
+        raise ProviderTimeout() from None
+    except requests.ConnectionError:
+        log.warning("GitHub could not be reached")
+        raise ProviderError("GitHub could not be reached. Please try again in a moment.") from None
+    except requests.RequestException as exc:
+        log.warning("request to GitHub failed: %s", type(exc).__name__)
+        raise ProviderError() from None
+    finally:
+        _quiet.reset(token)
+
+
+# -- transport -----------------------------------------------------------------------------------
+
+
+class _PlainHTTPAlias(HTTPAdapter):
+    """Sends requests for ``https://ALIAS/...`` to ``http://HOST/...`` (local development only)."""
+
+    def __init__(self, alias_prefix: str, real_prefix: str) -> None:
+        super().__init__()
+        self.alias_prefix = alias_prefix
+        self.real_prefix = real_prefix
+
+    def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:
+        if request.url and request.url.startswith(self.alias_prefix):
+            request.url = self.real_prefix + request.url[len(self.alias_prefix) :]
+        return super().send(request, *args, **kwargs)
+
+
+def make_http_session(pool_size: int = 10) -> requests.Session:
+    """One pooled HTTP session per middleware, shared by all threads for provider calls."""
+    http = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    http.mount("https://", adapter)
+    http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
+    http.headers["User-Agent"] = "oauth-middleware"
+    return http
+
+
+# -- the client ----------------------------------------------------------------------------------
+
+
+class OAuthClient:
+    """The confidential-client side of the authorization-code flow with PKCE (S256).
+
+    :param provider: endpoints and profile hook.
+    :param client_id: the OAuth app's client id.
+    :param client_secret: the OAuth app's client secret (sent in the token request body only).
+    :param scope: scopes to request.
+    :param http: the pooled session all provider calls go through.
+    :param timeout: seconds, for connecting and for each read, on every call.
+    :param allow_insecure_http: permit ``http://`` provider URLs (local development).
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        client_id: str,
+        client_secret: str,
+        scope: tuple[str, ...],
+        http: requests.Session,
+        timeout: float | tuple[float, float],
+        allow_insecure_http: bool = False,
+    ) -> None:
+        self.provider = provider
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.scope = scope
+        self.http = http
+        self.timeout = timeout
+        self._oauthlib_client = WebApplicationClient(client_id)
+        self.token_url = provider.token_url
+        if allow_insecure_http and provider.token_url.startswith("http://"):
+            real = provider.token_url[: provider.token_url.index("/", len("http://"))] + "/"
+            alias = "https://" + real[len("http://") :]
+            self.token_url = "https://" + provider.token_url[len("http://") :]
+            http.mount(alias, _PlainHTTPAlias(alias, real))
+
+    def code_challenge(self, verifier: str) -> str:
+        """The S256 challenge of ``verifier`` (computed by oauthlib)."""
+        return str(self._oauthlib_client.create_code_challenge(verifier, "S256"))
+
+    def authorization_url(self, *, redirect_uri: str, state: str, verifier: str) -> str:
+        """The provider URL the browser is sent to, with state and an S256 PKCE challenge."""
+        params = [
+            ("response_type", "code"),
+            ("client_id", self.client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", " ".join(self.scope)),
+            ("state", state),
+            ("code_challenge", self.code_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+        ]
+        if not self.scope:
+            del params[3]
+        separator = "&" if "?" in self.provider.authorize_url else "?"
+        return self.provider.authorize_url + separator + urlencode(params)
+
+    def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> dict[str, t.Any]:
+        """Redeem ``code`` once (never retried) and return the validated token dict.
+
+        The token has ``access_token``, ``token_type`` (``"bearer"``), ``scope`` (the granted
+        scopes, a list) and, when the provider sent them, ``expires_in``/``refresh_token``.
+        """
+        oauth = OAuth2Session(self.client_id, redirect_uri=redirect_uri, scope=list(self.scope))
+        for prefix, adapter in self.http.adapters.items():
+            oauth.mount(prefix, adapter)
+        oauth.headers.update(self.http.headers)
+        oauth.register_compliance_hook("access_token_response", _normalise_token_response)
+        with _provider_call():
+            try:
+                token = oauth.fetch_token(
+                    self.token_url,
+                    code=code,
+                    code_verifier=verifier,
+                    include_client_id=True,
+                    client_secret=self.client_secret,
+                    timeout=self.timeout,
+                    headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+                )
+            except Warning as warning:
+                # granted scopes differ from the requested ones: keep what was granted
+                granted = getattr(warning, "token", None)
+                if not isinstance(granted, dict):
+                    raise ProviderError() from None
+                token = granted
+            except OAuth2Error as exc:
+                raise ProviderError("GitHub refused the token request (%s)." % _safe_code(exc.error)) from None
+            except ValueError:
+                raise ProviderError("GitHub answered the token request with something unreadable.") from None
+        return _clean_token(dict(token))
+
+    def fetch_profile(self, access_token: str) -> dict[str, t.Any]:
+        """The trimmed profile of the user owning ``access_token``."""
+        return self.provider.fetch_profile(self.http, access_token, timeout=self.timeout)
+
+
+def _safe_code(code: object) -> str:
+    text = str(code)
+    return text if text.replace("_", "").isalnum() and len(text) <= 64 else "unknown error"
+
+
+def _normalise_token_response(response: requests.Response) -> requests.Response:
+    """Compliance hook: validate GitHub's token answer and hand oauthlib clean JSON."""
+    if response.status_code != 200:
+        log.warning("token endpoint answered HTTP %d", response.status_code)
+        raise ProviderError()
+    if len(response.content) > MAX_BODY_BYTES:
+        raise ProviderError("GitHub answered the token request with something unreadable.")
+    content_type = response.headers.get("Content-Type", "")
+    data: object
+    try:
+        if "json" in content_type:
+            data = json.loads(response.content)
+        elif "x-www-form-urlencoded" in content_type:
+            data = dict(parse_qsl(response.content.decode("utf-8"), keep_blank_values=True))
+        else:
+            raise ValueError(content_type)
+    except ValueError:
+        log.warning("token endpoint answered an unreadable body (%s)", content_type.split(";")[0][:64] or "no type")
+        raise ProviderError("GitHub answered the token request with something unreadable.") from None
+    if not isinstance(data, dict):
+        raise ProviderError("GitHub answered the token request with something unreadable.")
+    if "error" in data:
+        code = _safe_code(data["error"])
+        if code in MISCONFIGURATION_ERRORS:
+            log.error("token request refused: %s (check client_id, client_secret and the callback URL)", code)
+        else:
+            log.warning("token request refused: %s", code)
+        raise ProviderError(TOKEN_ERRORS.get(code, "GitHub refused the token request (%s)." % code))
+    access_token = data.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        log.warning("token response without an access_token")
+        raise ProviderError()
+    token_type = data.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        log.warning("token response with an unsupported token_type")
+        raise ProviderError()
+    if isinstance(data.get("scope"), str):
+        data["scope"] = " ".join(s for s in data["scope"].replace(",", " ").split() if s)
+    response._content = json.dumps(data).encode()
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def _clean_token(token: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The token fields worth keeping, with ``scope`` as the list of granted scopes."""
+    scope = token.get("scope") or []
+    if isinstance(scope, str):
+        scope = scope.replace(",", " ").split()
+    kept: dict[str, t.Any] = {
+        "access_token": token["access_token"],
+        "token_type": "bearer",
+        "scope": [s for s in scope if isinstance(s, str)],
+    }
+    for key in ("refresh_token", "expires_in", "refresh_token_expires_in"):
+        if key in token and token[key] not in (None, ""):
+            kept[key] = token[key]
+    return kept
+
+
+def api_get(
+    provider: Provider,
+    http: requests.Session,
+    path: str,
+    access_token: str,
+    *,
+    timeout: float | tuple[float, float],
+) -> t.Any:
+    """GET an API path with a Bearer token; return the parsed JSON or raise ProviderError."""
+    headers = dict(provider.api_headers)
+    headers["Authorization"] = "Bearer " + access_token
+    with _provider_call():
+        response = http.get(
+            provider.api_url(path), headers=headers, timeout=timeout, stream=True, allow_redirects=False
+        )
+        try:
+            body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+        finally:
+            response.close()
+    status = response.status_code
+    if status != 200:
+        if status in (403, 429) and (
+            response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
+        ):
+            retry = response.headers.get("retry-after") or _seconds_until(response.headers.get("x-ratelimit-reset"))
+            log.warning("GitHub API rate limit reached (%s %s)", status, path)
+            raise ProviderError(
+                "GitHub's API rate limit was reached. Please try again later.",
+                headers=[("Retry-After", retry)] if retry else [],
+            )
+        log.warning("GitHub API answered HTTP %d for %s", status, path)
+        if status == 401:
+            raise ProviderError("GitHub did not accept the new access token. Please try again.")
+        raise ProviderError()
+    if len(body) > MAX_BODY_BYTES:
+        raise ProviderError("GitHub answered with an unexpectedly large response.")
+    try:
+        return json.loads(body)
+    except ValueError:
+        log.warning("GitHub API answered unreadable JSON for %s", path)
+        raise ProviderError("GitHub answered with something unreadable.") from None
+
+
+def _seconds_until(reset: str | None) -> str:
+    import time
+
+    if not reset or not reset.isdigit():
+        return ""
+    return str(max(1, int(reset) - int(time.time())))
