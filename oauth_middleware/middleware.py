@@ -207,7 +207,8 @@ class OAuthMiddleware:
             self.callback_path: self._callback,
             self.logout_path: self._logout,
         }
-        self._protected_prefixes = () if isinstance(self.require_login, bool) else self.require_login
+        self._public = _PrefixSet(self.public_paths)
+        self._protected = _PrefixSet(("/",) if self.require_login is True else self.require_login or ())
 
     def _now(self) -> float:
         return self.clock()
@@ -270,9 +271,7 @@ class OAuthMiddleware:
         """True if an anonymous request for ``path`` (relative to SCRIPT_NAME) must log in."""
         if "/." in path or "//" in path:
             path = posixpath.normpath(path)  # "/static/../admin" is "/admin", not under "/static"
-        if _under(path, self.public_paths):
-            return False
-        return self.require_login is True or _under(path, self._protected_prefixes)
+        return path in self._protected and path not in self._public
 
     def _challenge(
         self, environ: WSGIEnvironment, start_response: StartResponse, headers: Headers
@@ -449,8 +448,18 @@ class OAuthMiddleware:
         return origin == "null" or netloc not in allowed
 
 
-def _under(path: str, prefixes: tuple[str, ...]) -> bool:
-    return any(prefix == "/" or path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
+class _PrefixSet:
+    """Path prefixes matched on segment boundaries: ``/admin`` holds ``/admin`` and ``/admin/x``,
+    not ``/administrator``. Built once; a lookup is a set probe and one ``startswith``."""
+
+    def __init__(self, prefixes: t.Iterable[str]) -> None:
+        prefixes = tuple(prefixes)
+        self.everything = "/" in prefixes
+        self.exact = frozenset(prefixes)
+        self.parents = tuple(p + "/" for p in prefixes)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (self.everything or path in self.exact or path.startswith(self.parents))
 
 
 def _quoted(wsgi_path: str) -> str:
