@@ -148,6 +148,8 @@ def provider(value: object, *, allow_insecure_http: bool) -> Provider:
     if not isinstance(value, Provider):
         raise ConfigurationError("provider must be a Provider such as GitHub(), got %r" % (value,))
     for option, address in value.urls().items():
+        if option == "authorize_url" and address.startswith("/") and not address.startswith("//"):
+            continue  # a path on this site: an embedded provider (the demo's fake GitHub)
         url("provider.%s" % option, address, allow_insecure_http=allow_insecure_http)
     if not value.api_base_url.endswith("/"):
         raise ConfigurationError("provider.api_base_url must end with '/', got %r" % value.api_base_url)

@@ -130,6 +130,24 @@ class ProviderError(OAuthMiddlewareError):
     description = "GitHub could not complete the login. Please try again in a moment."
 
 
+class TokenRefused(ProviderError):
+    """The provider refused a code or refresh token (``bad_verification_code``,
+    ``bad_refresh_token``, ...): the grant is gone, retrying cannot help.
+
+    :attr code: the provider's error code (letters, digits and ``_`` only).
+    """
+
+    def __init__(self, description: str | None = None, *, code: str = "unknown") -> None:
+        super().__init__(description)
+        self.code = code
+
+
+class TokenRevoked(ProviderError):
+    """The provider answered 401 to an API call: the token was revoked or expired."""
+
+    description = "GitHub did not accept the access token. Please log in again."
+
+
 class ProviderTimeout(ProviderError):
     """The provider did not answer in time."""
 
@@ -153,9 +171,7 @@ def render_error(environ: WSGIEnvironment, exc: OAuthMiddlewareError, *, login_u
         payload = {"error": exc.error, "error_description": exc.description}
         if login_url:
             payload["login_url"] = login_url
-        response = Response(
-            body=json.dumps(payload).encode(), status=exc.status, content_type="application/json"
-        )
+        response = Response(body=json.dumps(payload).encode(), status=exc.status, content_type="application/json")
     else:
         link = '<p><a href="%s">Log in again</a></p>' % html.escape(login_url) if login_url else ""
         page = html_page(exc.title, "<p>%s</p>%s" % (html.escape(exc.description), link))

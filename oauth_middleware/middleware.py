@@ -386,7 +386,9 @@ class OAuthMiddleware:
             code = params.get("code")
             if not code:
                 raise BadRequest("The callback has no authorization code.")
-            token = self.client.exchange_code(code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier)
+            token = self.client.exchange_code(
+                code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier, now=self.clock()
+            )
             user = self.client.fetch_profile(token["access_token"])
         except OAuthMiddlewareError as exc:
             exc.headers = tuple(exc.headers) + tuple(consumed)

@@ -23,14 +23,14 @@ import contextvars
 import json
 import logging
 import typing as t
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
-from .errors import ProviderError, ProviderTimeout
+from .errors import ProviderError, ProviderTimeout, TokenRefused, TokenRevoked
 
 if t.TYPE_CHECKING:
     from .providers import Provider
@@ -184,28 +184,68 @@ class OAuthClient:
         separator = "&" if "?" in self.provider.authorize_url else "?"
         return self.provider.authorize_url + separator + urlencode(params)
 
-    def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> dict[str, t.Any]:
+    def exchange_code(self, *, code: str, redirect_uri: str, verifier: str, now: float) -> dict[str, t.Any]:
         """Redeem ``code`` once (never retried) and return the validated token dict.
 
         The token has ``access_token``, ``token_type`` (``"bearer"``), ``scope`` (the granted
-        scopes, a list) and, when the provider sent them, ``expires_in``/``refresh_token``.
+        scopes, a list) and, for expiring tokens, ``expires_at``, ``refresh_token`` and
+        ``refresh_token_expires_at`` (seconds since the epoch).
         """
+        oauth = self._oauth_session(redirect_uri=redirect_uri)
+        return self._token_call(
+            lambda: oauth.fetch_token(
+                self.token_url,
+                code=code,
+                code_verifier=verifier,
+                include_client_id=True,
+                client_secret=self.client_secret,
+                timeout=self.timeout,
+                headers=_TOKEN_HEADERS,
+            ),
+            now=now,
+        )
+
+    def refresh(self, refresh_token: str, *, now: float) -> dict[str, t.Any]:
+        """Trade a (single-use) refresh token for a new token dict; never retried."""
+        oauth = self._oauth_session()
+        return self._token_call(
+            lambda: oauth.refresh_token(
+                self.token_url,
+                refresh_token=refresh_token,
+                timeout=self.timeout,
+                headers=_TOKEN_HEADERS,
+                client_id=self.client_id,
+                client_secret=self.client_secret,
+            ),
+            now=now,
+        )
+
+    def revoke(self, access_token: str) -> None:
+        """Delete ``access_token`` at GitHub (``DELETE /applications/{client_id}/token``)."""
+        api_request(
+            self.provider,
+            self.http,
+            "DELETE",
+            self.provider.api_url("applications/%s/token" % quote(self.client_id, safe="")),
+            None,
+            timeout=self.timeout,
+            auth=(self.client_id, self.client_secret),
+            json_body={"access_token": access_token},
+        )
+
+    def _oauth_session(self, redirect_uri: str | None = None) -> OAuth2Session:
         oauth = OAuth2Session(self.client_id, redirect_uri=redirect_uri, scope=list(self.scope))
         for prefix, adapter in self.http.adapters.items():
             oauth.mount(prefix, adapter)
         oauth.headers.update(self.http.headers)
         oauth.register_compliance_hook("access_token_response", _normalise_token_response)
+        oauth.register_compliance_hook("refresh_token_response", _normalise_token_response)
+        return oauth
+
+    def _token_call(self, call: t.Callable[[], t.Any], *, now: float) -> dict[str, t.Any]:
         with _provider_call():
             try:
-                token = oauth.fetch_token(
-                    self.token_url,
-                    code=code,
-                    code_verifier=verifier,
-                    include_client_id=True,
-                    client_secret=self.client_secret,
-                    timeout=self.timeout,
-                    headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
-                )
+                token = call()
             except Warning as warning:
                 # granted scopes differ from the requested ones: keep what was granted
                 granted = getattr(warning, "token", None)
@@ -216,7 +256,7 @@ class OAuthClient:
                 raise ProviderError("GitHub refused the token request (%s)." % _safe_code(exc.error)) from None
             except ValueError:
                 raise ProviderError("GitHub answered the token request with something unreadable.") from None
-        return _clean_token(dict(token))
+        return _clean_token(dict(token), now=now)
 
     def fetch_profile(self, access_token: str) -> dict[str, t.Any]:
         """The trimmed profile of the user owning ``access_token``."""
@@ -255,7 +295,7 @@ def _normalise_token_response(response: requests.Response) -> requests.Response:
             log.error("token request refused: %s (check client_id, client_secret and the callback URL)", code)
         else:
             log.warning("token request refused: %s", code)
-        raise ProviderError(TOKEN_ERRORS.get(code, "GitHub refused the token request (%s)." % code))
+        raise TokenRefused(TOKEN_ERRORS.get(code, "GitHub refused the token request (%s)." % code), code=code)
     access_token = data.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         log.warning("token response without an access_token")
@@ -271,8 +311,12 @@ def _normalise_token_response(response: requests.Response) -> requests.Response:
     return response
 
 
-def _clean_token(token: dict[str, t.Any]) -> dict[str, t.Any]:
-    """The token fields worth keeping, with ``scope`` as the list of granted scopes."""
+_TOKEN_HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _clean_token(token: dict[str, t.Any], *, now: float) -> dict[str, t.Any]:
+    """The token fields worth keeping: ``scope`` as the list of granted scopes, and lifetimes
+    (GitHub may send them as strings) turned into absolute ``expires_at`` times."""
     scope = token.get("scope") or []
     if isinstance(scope, str):
         scope = scope.replace(",", " ").split()
@@ -281,10 +325,28 @@ def _clean_token(token: dict[str, t.Any]) -> dict[str, t.Any]:
         "token_type": "bearer",
         "scope": [s for s in scope if isinstance(s, str)],
     }
-    for key in ("refresh_token", "expires_in", "refresh_token_expires_in"):
-        if key in token and token[key] not in (None, ""):
-            kept[key] = token[key]
+    refresh_token = token.get("refresh_token")
+    if isinstance(refresh_token, str) and refresh_token:
+        kept["refresh_token"] = refresh_token
+    for lifetime, deadline in (("expires_in", "expires_at"), ("refresh_token_expires_in", "refresh_token_expires_at")):
+        seconds = _seconds(token.get(lifetime))
+        if seconds is not None:
+            kept[deadline] = int(now + seconds)
     return kept
+
+
+def _seconds(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and value > 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    return None
+
+
+#: Most pages followed through ``Link: rel="next"`` for one list (100 items each).
+MAX_PAGES = 10
 
 
 def api_get(
@@ -296,18 +358,73 @@ def api_get(
     timeout: float | tuple[float, float],
 ) -> t.Any:
     """GET an API path with a Bearer token; return the parsed JSON or raise ProviderError."""
+    return api_request(provider, http, "GET", provider.api_url(path), access_token, timeout=timeout)[0]
+
+
+def api_get_all(
+    provider: Provider,
+    http: requests.Session,
+    path: str,
+    access_token: str,
+    *,
+    timeout: float | tuple[float, float],
+) -> list[t.Any]:
+    """GET a paginated list (``per_page=100``), following ``Link: rel="next"`` on the API's own host."""
+    url = provider.api_url(path) + ("&" if "?" in path else "?") + "per_page=100"
+    items: list[t.Any] = []
+    for _ in range(MAX_PAGES):
+        page, response = api_request(provider, http, "GET", url, access_token, timeout=timeout)
+        if not isinstance(page, list):
+            raise ProviderError("GitHub answered with something unreadable.")
+        items.extend(page)
+        next_url = response.links.get("next", {}).get("url")
+        if not next_url:
+            return items
+        if not next_url.startswith(provider.api_base_url):  # never send the token elsewhere
+            log.warning("ignoring a pagination link to another host")
+            return items
+        url = next_url
+    log.warning("stopped following %s after %d pages", path, MAX_PAGES)
+    return items
+
+
+def api_request(
+    provider: Provider,
+    http: requests.Session,
+    method: str,
+    url: str,
+    access_token: str | None,
+    *,
+    timeout: float | tuple[float, float],
+    auth: tuple[str, str] | None = None,
+    json_body: t.Any = None,
+) -> tuple[t.Any, requests.Response]:
+    """One API call; returns (parsed JSON or None for an empty body, response).
+
+    Raises :class:`TokenRevoked` on 401, :class:`ProviderError` on any other non-2xx answer,
+    unreadable or oversized body (with ``Retry-After`` when rate limited).
+    """
     headers = dict(provider.api_headers)
-    headers["Authorization"] = "Bearer " + access_token
+    if access_token is not None:
+        headers["Authorization"] = "Bearer " + access_token
     with _provider_call():
-        response = http.get(
-            provider.api_url(path), headers=headers, timeout=timeout, stream=True, allow_redirects=False
+        response = http.request(
+            method,
+            url,
+            headers=headers,
+            timeout=timeout,
+            stream=True,
+            allow_redirects=False,
+            auth=auth,
+            json=json_body,
         )
         try:
             body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
         finally:
             response.close()
     status = response.status_code
-    if status != 200:
+    path = urlsplit(url).path
+    if not 200 <= status < 300:
         if status in (403, 429) and (
             response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
         ):
@@ -319,12 +436,14 @@ def api_get(
             )
         log.warning("GitHub API answered HTTP %d for %s", status, path)
         if status == 401:
-            raise ProviderError("GitHub did not accept the new access token. Please try again.")
+            raise TokenRevoked()
         raise ProviderError()
     if len(body) > MAX_BODY_BYTES:
         raise ProviderError("GitHub answered with an unexpectedly large response.")
+    if not body.strip():
+        return None, response
     try:
-        return json.loads(body)
+        return json.loads(body), response
     except ValueError:
         log.warning("GitHub API answered unreadable JSON for %s", path)
         raise ProviderError("GitHub answered with something unreadable.") from None

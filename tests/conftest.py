@@ -15,6 +15,9 @@ import webtest
 
 from oauth_middleware import OAuthMiddleware
 
+# the opt-in fixtures users get the same way (fake_github, github_middleware): tested in test_testing.py
+pytest_plugins = ["oauth_middleware.testing"]
+
 DATA = pathlib.Path(__file__).parent / "data"
 EXAMPLES = DATA / "github-examples"
 SECRET_KEY = "k" * 16 + "0123456789abcdef0123"  # 36 bytes, fixed so failures are reproducible

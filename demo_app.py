@@ -1,0 +1,200 @@
+"""A small Flask app behind oauth-middleware: the whole GitHub login, runnable in one command.
+
+    python demo_app.py                      # http://127.0.0.1:5000
+    gunicorn --workers 2 demo_app:app       # the same under gunicorn
+
+With ``GITHUB_OAUTH_CLIENT_ID`` and ``GITHUB_OAUTH_CLIENT_SECRET`` set it logs in with real GitHub
+(register the callback ``http://127.0.0.1:5000/auth/callback`` for local use). Without them it
+runs against the embedded fake GitHub (:class:`oauth_middleware.testing.FakeGitHub`): its consent
+page is served by this app under ``/_fake_github`` and the server-side calls (token, ``/user``) go
+to it in-process, so there is no second server and nothing for a single sync worker to deadlock
+on. Every page says which one is in use.
+
+``OAUTH_MIDDLEWARE_SECRET_KEY`` is the session key. Without it the demo makes one and keeps it in a
+file shared by every worker (a random key per process would split sessions between workers), and
+warns: set the variable for anything real.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tempfile
+import typing as t
+import warnings
+
+from flask import Flask, jsonify, render_template_string, request
+
+from oauth_middleware import GitHub, OAuthMiddleware
+from oauth_middleware.testing import FakeGitHub, FakeUser, mount_under
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+log = logging.getLogger("demo_app")
+
+FAKE_PREFIX = "/_fake_github"
+KEY_FILE = os.path.join(tempfile.gettempdir(), "oauth-middleware-demo-%s.key" % os.getuid())
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} - oauth-middleware demo</title>
+<style>
+ body { font: 16px/1.5 system-ui, sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em; }
+ .banner { background: #fff3cd; border: 1px solid #e0c36c; padding: .5em 1em; border-radius: 4px; }
+ .card { display: flex; gap: 1em; align-items: center; border: 1px solid #ddd; padding: 1em; border-radius: 6px; }
+ .card img { width: 80px; height: 80px; border-radius: 50%; }
+ nav a { margin-right: 1em; } button { font: inherit; padding: .3em 1em; }
+</style></head><body>
+{% if fake %}<p class="banner" id="fake-banner">Demo mode: logging in against the <strong>embedded fake
+GitHub</strong> (no real account is used). Set GITHUB_OAUTH_CLIENT_ID and GITHUB_OAUTH_CLIENT_SECRET
+to use github.com.</p>{% endif %}
+<nav><a href="/">Home</a><a href="/profile">Profile</a><a href="/private">Private page</a>
+<a href="/api/me">/api/me</a></nav>
+<h1>{{ title }}</h1>
+{{ body }}
+{% if user %}<form method="post" action="/auth/logout"><input type="hidden" name="next" value="/">
+<button type="submit" id="logout">Log out {{ user.login }}</button></form>
+{% else %}<p><a id="login" href="/auth/login?next={{ next_path | urlencode }}">Log in with GitHub</a></p>{% endif %}
+</body></html>"""
+
+PROFILE = """<div class="card" id="profile">
+{% if user.avatar_url %}<img src="{{ user.avatar_url }}" alt="avatar of {{ user.login }}">{% endif %}
+<div><strong id="name">{{ user.name or user.login }}</strong><br>
+<span id="login-name">@{{ user.login }}</span> &middot; id {{ user.id }}<br>
+<span id="email">{{ user.email or "no public email" }}</span><br>
+granted scopes: <code>{{ scopes | join(", ") or "(none)" }}</code></div></div>"""
+
+
+def secret_key() -> str:
+    """The session key: from the environment, or one shared by every worker through a file."""
+    key = os.environ.get("OAUTH_MIDDLEWARE_SECRET_KEY")
+    if key:
+        return key
+    message = (
+        "OAUTH_MIDDLEWARE_SECRET_KEY is not set: the demo uses a key kept in %s. Set the variable "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(32))') for anything real." % KEY_FILE
+    )
+    warnings.warn(message, stacklevel=2)
+    log.warning(message)
+    try:  # the first worker creates it atomically, the others read it
+        descriptor = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(KEY_FILE) as handle:
+            key = handle.read().strip()
+        if len(key) >= 32:
+            return key
+        raise RuntimeError("%s is damaged: delete it and start again" % KEY_FILE) from None
+    key = secrets.token_urlsafe(32)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
+    """Build the demo: real GitHub when credentials are in ``environ``, the fake otherwise."""
+    flask_app = Flask(__name__)
+    client_id = environ.get("GITHUB_OAUTH_CLIENT_ID")
+    client_secret = environ.get("GITHUB_OAUTH_CLIENT_SECRET")
+    use_fake = not (client_id and client_secret)
+    redirect_uri = environ.get("OAUTH_MIDDLEWARE_REDIRECT_URI") or None
+
+    def render(title: str, body: str = "", **context: t.Any) -> str:
+        user = request.environ.get("oauth_middleware.user")
+        inner = render_template_string(body, user=user, **context)
+        return render_template_string(
+            PAGE, title=title, body=inner, user=user, fake=use_fake, next_path=request.full_path.rstrip("?")
+        )
+
+    @flask_app.route("/")
+    def home() -> str:
+        return render(
+            "oauth-middleware demo",
+            "{% if user %}<p>Hello, <strong>{{ user.name or user.login }}</strong>!</p>"
+            "{% else %}<p>You are not logged in.</p>{% endif %}",
+        )
+
+    @flask_app.route("/profile")
+    def profile() -> str:
+        if request.environ.get("oauth_middleware.user") is None:
+            return render("Profile", "<p>Log in to see your GitHub profile.</p>")
+        scopes = request.environ["oauth_middleware.token"].get("scope", [])
+        return render("Profile", PROFILE, scopes=scopes)
+
+    @flask_app.route("/private")
+    def private() -> str:
+        # protected by require_login=["/private"]: anonymous browsers never get here
+        return render("Private page", "<p id='private'>Only logged-in users see this page.</p>")
+
+    @flask_app.route("/api/me")
+    def api_me() -> t.Any:
+        user = request.environ.get("oauth_middleware.user")
+        if user is None:
+            return jsonify(error="login_required", login_url="/auth/login?next=/api/me"), 401
+        token = request.environ["oauth_middleware.token"]
+        return jsonify(login=request.environ["REMOTE_USER"], user=user, scope=token.get("scope", []))
+
+    @flask_app.route("/healthz")
+    def healthz() -> str:
+        return "ok"
+
+    @flask_app.errorhandler(404)
+    def not_found(_: Exception) -> tuple[str, int]:
+        return render("Not found", "<p>There is nothing here.</p>"), 404
+
+    options: dict[str, t.Any] = {
+        "secret_key": secret_key(),
+        "require_login": ["/private"],
+        "public_paths": ["/healthz"],
+        "redirect_uri": redirect_uri,
+    }
+    if use_fake:
+        fake = FakeGitHub(
+            client_id="demo-client-id",
+            client_secret="demo-client-secret",
+            users=[
+                FakeUser(login="octocat", id=583231, name="The Octocat", email="octocat@github.com"),
+                FakeUser(login="hubot", id=480938, name="Hubot", email=None),
+            ],
+            auto_approve=environ.get("DEMO_AUTO_APPROVE") or False,
+            sealed=options["secret_key"],
+        )
+        middleware = OAuthMiddleware(
+            flask_app.wsgi_app,
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            provider=fake.provider(browser_base_url=FAKE_PREFIX),
+            allow_insecure_http=True,
+            **options,
+        )
+        fake.mount(middleware.http)
+        flask_app.wsgi_app = mount_under(FAKE_PREFIX, fake, middleware)  # type: ignore[method-assign]
+        log.warning("no GitHub credentials: using the embedded fake GitHub under %s", FAKE_PREFIX)
+    else:
+        insecure = bool(environ.get("OAUTH_MIDDLEWARE_ALLOW_INSECURE_HTTP", "1" if redirect_uri is None else ""))
+        middleware = OAuthMiddleware(
+            flask_app.wsgi_app,
+            client_id=t.cast(str, client_id),
+            client_secret=t.cast(str, client_secret),
+            provider=GitHub(),
+            allow_insecure_http=insecure,
+            **options,
+        )
+        flask_app.wsgi_app = middleware  # type: ignore[method-assign]
+    flask_app.config["OAUTH_MIDDLEWARE"] = middleware
+    return flask_app
+
+
+app = create_app()
+application: WSGIApplication = app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    port = int(os.environ.get("PORT", "5000"))
+    print(" * oauth-middleware demo on http://127.0.0.1:%d/ (Ctrl+C to stop)" % port, flush=True)
+    app.run(host="127.0.0.1", port=port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()
