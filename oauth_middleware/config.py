@@ -170,6 +170,15 @@ def cookie_name(value: object) -> str:
     return value
 
 
+def optional_seconds(option: str, value: object) -> int | None:
+    """``None`` (or 0: off) or a positive whole number of seconds."""
+    if value is None or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError("%s must be a positive whole number of seconds or None, got %r" % (option, value))
+    return value
+
+
 def optional_bool(option: str, value: object) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise ConfigurationError("%s must be True, False or None, got %r" % (option, value))

@@ -18,6 +18,7 @@ import warnings
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from . import config
+from .access import AccessPolicy
 from .cookies import parse_cookie_header, remove_cookies, set_cookie
 from .crypto import Cipher
 from .errors import (
@@ -28,6 +29,7 @@ from .errors import (
     CrossSiteRequest,
     LoginRequired,
     MethodNotAllowed,
+    NotAllowed,
     OAuthMiddlewareError,
     ProviderError,
     StateError,
@@ -38,7 +40,8 @@ from .flow import FLOW_INFIX, Flow, FlowCookies
 from .oauth import OAuthClient, make_http_session
 from .providers import GitHub, Provider
 from .redirects import safe_next
-from .session import Session, SessionCookie
+from .renewal import Renewals
+from .session import Lifetimes, Session, SessionCookie
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -51,6 +54,7 @@ IDENTITY_KEYS = (
     "REMOTE_USER",
     "oauth_middleware.user",
     "oauth_middleware.token",
+    "oauth_middleware.groups",
     "HTTP_REMOTE_USER",
     "HTTP_X_REMOTE_USER",
     "HTTP_X_FORWARDED_USER",
@@ -61,6 +65,14 @@ IDENTITY_KEYS = (
 )
 _HOST_RE = re.compile(r"\A(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
 _MAX_FORM_BYTES = 16 * 1024
+NOT_ALLOWED_HELP = (
+    "You are logged in to GitHub as %s, but that account is not allowed to use this application. "
+    "If you belong to an allowed organisation or team, the usual causes are: your membership is "
+    "private and was not shared with this application; the organisation restricts third-party "
+    "OAuth application access and has not approved this one; or the organisation uses SAML single "
+    "sign-on and you have not authorized this application for it. Ask an organisation owner, then "
+    "log in again."
+)
 Headers = list[tuple[str, str]]
 
 
@@ -117,6 +129,16 @@ class OAuthMiddleware:
         ``(connect, read)`` pair; used on every provider call.
     :param allow_insecure_http: permit ``http://`` URLs for the provider and the callback, for
         local development only.
+    :param allowed_users: GitHub logins admitted (case-insensitive).
+    :param allowed_orgs: organisations whose members are admitted; adds ``read:org`` to the scope.
+    :param allowed_teams: teams (``"org/team-slug"``) whose members are admitted; adds ``read:org``.
+        With no allow-list, every GitHub user is admitted; with several, matching any one is enough.
+    :param revalidate_after: seconds after which a session's profile and memberships are fetched
+        again (a user removed from an allowed org loses access then); ``"auto"``: 600 when
+        allow-lists are set, never otherwise; ``None``: never.
+    :param idle_timeout: seconds without a request after which the session ends; ``None``: never.
+    :param revoke_on_logout: also delete the token at GitHub on logout (failures are logged and
+        never block the logout).
     :param clock: returns the current time in seconds; tests inject a fake one.
 
     .. versionadded:: 1.0
@@ -142,6 +164,12 @@ class OAuthMiddleware:
         secure: bool | None = None,  # None: follow the request's scheme
         timeout: float | tuple[float, float] = 10.0,  # below gunicorn's 30 s worker timeout
         allow_insecure_http: bool = False,  # http only when someone asks for it by name
+        allowed_users: t.Sequence[str] = (),
+        allowed_orgs: t.Sequence[str] = (),
+        allowed_teams: t.Sequence[str] = (),
+        revalidate_after: int | None | t.Literal["auto"] = "auto",  # 600 s with allow-lists
+        idle_timeout: int | None = None,  # off: a login lasts max_age, like most GitHub logins
+        revoke_on_logout: bool = False,
         clock: t.Callable[[], float] = time.time,
     ) -> None:
         if not callable(app):
@@ -158,7 +186,12 @@ class OAuthMiddleware:
         self.provider = config.provider(
             GitHub() if provider is None else provider, allow_insecure_http=self.allow_insecure_http
         )
+        self.policy = AccessPolicy.build(
+            allowed_users=allowed_users, allowed_orgs=allowed_orgs, allowed_teams=allowed_teams
+        )
         self.scope = config.scope(scope)
+        if self.policy.needs_groups and not {"read:org", "admin:org"} & set(self.scope):
+            self.scope += ("read:org",)  # private memberships are invisible without it
         self.login_path = config.path("login_path", login_path)
         self.callback_path = config.path("callback_path", callback_path)
         self.logout_path = config.path("logout_path", logout_path)
@@ -176,6 +209,12 @@ class OAuthMiddleware:
         if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0:
             raise ConfigurationError("max_age must be a positive whole number of seconds, got %r" % (max_age,))
         self.max_age = max_age
+        if revalidate_after == "auto":
+            self.revalidate_after: int | None = 600 if self.policy.restricted else None
+        else:
+            self.revalidate_after = config.optional_seconds("revalidate_after", revalidate_after)
+        self.idle_timeout = config.optional_seconds("idle_timeout", idle_timeout)
+        self.revoke_on_logout = bool(revoke_on_logout)
         self.cookie_name = config.cookie_name(cookie_name)
         self.secure = config.optional_bool("secure", secure)
         self.timeout = config.timeout(timeout)
@@ -198,9 +237,13 @@ class OAuthMiddleware:
             timeout=self.timeout,
             allow_insecure_http=self.allow_insecure_http,
         )
-        self.sessions = SessionCookie(
-            Cipher(self.secret_keys, purpose="session"), name=self.cookie_name, max_age=self.max_age, clock=self._now
+        lifetimes = Lifetimes(
+            max_age=self.max_age, idle_timeout=self.idle_timeout, revalidate_after=self.revalidate_after
         )
+        self.sessions = SessionCookie(
+            Cipher(self.secret_keys, purpose="session"), name=self.cookie_name, lifetimes=lifetimes
+        )
+        self.renewals = Renewals(self.client, lifetimes=lifetimes, policy=self.policy)
         self.flows = FlowCookies(Cipher(self.secret_keys, purpose="flow"), name=self.cookie_name, clock=self._now)
         self._routes: dict[str, t.Callable[[WSGIEnvironment], tuple[str, Headers, bytes]]] = {
             self.login_path: self._login,
@@ -234,30 +277,43 @@ class OAuthMiddleware:
     ) -> t.Iterable[bytes]:
         cookies = parse_cookie_header(header)
         secure = self._is_secure(environ)
-        session = self.sessions.load(cookies, secure=secure)
+        now = self.clock()
+        loaded = self.sessions.load(cookies, secure=secure, now=now)
         rest = remove_cookies(header, self._is_own_cookie)
         if rest:
             environ["HTTP_COOKIE"] = rest
         else:
             del environ["HTTP_COOKIE"]
+        extra: Headers = []
+        session = None
+        if loaded is not None:
+            session = loaded.session
+            if now >= loaded.due_at:
+                outcome = self.renewals.renew(session, loaded.value, now=now)
+                session = outcome.session
+                if session is None:
+                    extra = self.sessions.clear(secure=secure, present=cookies)
+                    if outcome.ended == "not_allowed":
+                        return render_error(environ, NotAllowed(headers=extra))(environ, start_response)
+                elif outcome.changed:
+                    extra = self.sessions.dump(session, secure=secure, present=cookies)
+        else:
+            # anonymous: clear a session cookie that did not open (tampered, expired, old key)
+            extra = self.sessions.clear(secure=secure, present=cookies)
         if session is not None:
             environ["REMOTE_USER"] = session.username
             environ["oauth_middleware.user"] = dict(session.user)
-            environ["oauth_middleware.token"] = dict(session.token)
-            return self.app(environ, start_response)
-        # anonymous: clear a session cookie that did not open (tampered, expired, old key)
-        clear = self.sessions.clear(secure=secure, present=cookies)
-        if clear:
-            log.debug("clearing an invalid or expired session cookie")
-        if self.require_login and self.is_protected(path):
-            return self._challenge(environ, start_response, clear)
-        if not clear:
+            environ["oauth_middleware.token"] = session.environ_token()
+            environ["oauth_middleware.groups"] = list(session.groups)
+        elif self.require_login and self.is_protected(path):
+            return self._challenge(environ, start_response, extra)
+        if not extra:
             return self.app(environ, start_response)
 
-        def start_with_clear(status: str, headers: Headers, exc_info: t.Any = None) -> t.Callable[[bytes], object]:
-            return start_response(status, headers + clear, exc_info)
+        def start_with_cookies(status: str, headers: Headers, exc_info: t.Any = None) -> t.Callable[[bytes], object]:
+            return start_response(status, headers + extra, exc_info)
 
-        return self.app(environ, start_with_clear)
+        return self.app(environ, start_with_cookies)
 
     def _is_own_cookie(self, name: str) -> bool:
         if name.startswith("__Host-"):
@@ -369,7 +425,7 @@ class OAuthMiddleware:
         flow, flow_cookie = self.flows.take(state, cookies, secure=secure) if state else (None, None)
         consumed: Headers = [set_cookie(flow_cookie, None, max_age=0, secure=secure)] if flow_cookie else []
         if flow is None:
-            if self.sessions.load(cookies, secure=secure) is not None:
+            if self.sessions.load(cookies, secure=secure, now=self.clock()) is not None:
                 # a replayed or stale callback of a browser that is logged in: just go on
                 status, own, body = _redirect("303 See Other", self._default_next(environ))
                 return status, own + consumed, body
@@ -389,11 +445,16 @@ class OAuthMiddleware:
             token = self.client.exchange_code(
                 code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier, now=self.clock()
             )
-            user = self.client.fetch_profile(token["access_token"])
+            user = self.client.fetch_profile(token)
+            username = user[self.provider.username_field]
+            groups = self.client.fetch_groups(token) if self.policy.needs_groups else []
+            if not self.policy.admits(username, groups):
+                log.warning("%s logged in at %s but is not in the allow-lists", username, self.provider.name)
+                raise NotAllowed(NOT_ALLOWED_HELP % username)
         except OAuthMiddlewareError as exc:
             exc.headers = tuple(exc.headers) + tuple(consumed)
             raise
-        session = Session(user=user, token=token, issued_at=self.clock(), username=user[self.provider.username_field])
+        session = Session.new(user=user, token=token, username=username, groups=groups, now=self.clock())
         headers = consumed + self.sessions.dump(session, secure=secure, present=cookies)
         log.info("login succeeded for %s", session.username)
         status, own, body = _redirect("302 Found", self._safe_next(flow.next_url, environ))
@@ -423,6 +484,8 @@ class OAuthMiddleware:
         next_url = self._safe_next(form.get("next") or _query(environ).get("next"), environ)
         secure = self._is_secure(environ)
         cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
+        if self.revoke_on_logout:
+            self._revoke(cookies, secure=secure)
         headers = self.sessions.clear(secure=secure, present=cookies)
         headers += [
             set_cookie(name, None, max_age=0, secure=secure)
@@ -432,6 +495,17 @@ class OAuthMiddleware:
         log.info("logged out")
         status, own, body = _redirect("303 See Other", next_url)
         return status, own + headers, body
+
+    def _revoke(self, cookies: t.Mapping[str, str], *, secure: bool) -> None:
+        loaded = self.sessions.load(cookies, secure=secure, now=self.clock())
+        if loaded is None:
+            return
+        try:
+            self.client.revoke(loaded.session.token["access_token"])
+        except OAuthMiddlewareError:
+            log.warning("could not revoke the token of %s at GitHub; logged out locally", loaded.session.username)
+        else:
+            log.info("revoked the token of %s at GitHub", loaded.session.username)
 
     def _is_cross_site(self, environ: WSGIEnvironment) -> bool:
         site = environ.get("HTTP_SEC_FETCH_SITE")

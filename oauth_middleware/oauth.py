@@ -258,9 +258,15 @@ class OAuthClient:
                 raise ProviderError("GitHub answered the token request with something unreadable.") from None
         return _clean_token(dict(token), now=now)
 
-    def fetch_profile(self, access_token: str) -> dict[str, t.Any]:
-        """The trimmed profile of the user owning ``access_token``."""
-        return self.provider.fetch_profile(self.http, access_token, timeout=self.timeout)
+    def fetch_profile(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The trimmed profile of the user owning ``token``."""
+        return self.provider.fetch_profile(
+            self.http, token["access_token"], scopes=token.get("scope", ()), timeout=self.timeout
+        )
+
+    def fetch_groups(self, token: t.Mapping[str, t.Any]) -> list[str]:
+        """The user's memberships, e.g. ``["octo-org", "octo-org/ops"]``."""
+        return self.provider.fetch_groups(self.http, token["access_token"], timeout=self.timeout)
 
 
 def _safe_code(code: object) -> str:

@@ -56,7 +56,6 @@ class Provider:
     :param api_base_url: base of the REST API, ending in ``/``.
     :param profile_path: path of the current-user profile, relative to ``api_base_url``.
     :param username_field: the profile field that becomes ``REMOTE_USER``.
-    :param default_scope: scope requested when the middleware is given none.
     :param api_headers: extra headers sent with every API call.
     """
 
@@ -66,7 +65,6 @@ class Provider:
     api_base_url: str
     profile_path: str = "user"
     username_field: str = "login"
-    default_scope: tuple[str, ...] = ()
     api_headers: tuple[tuple[str, str], ...] = ()
 
     def api_url(self, path: str) -> str:
@@ -82,19 +80,35 @@ class Provider:
         }
 
     def fetch_profile(
-        self, http: requests.Session, access_token: str, *, timeout: float | tuple[float, float]
+        self,
+        http: requests.Session,
+        access_token: str,
+        *,
+        scopes: t.Collection[str] = (),
+        timeout: float | tuple[float, float],
     ) -> dict[str, t.Any]:
         """Fetch the user's profile with ``access_token`` and return the fields to keep.
 
         Raises :class:`~oauth_middleware.errors.ProviderError` (or a subclass) when the provider
         does not answer with a usable profile.
+
+        :param scopes: the scopes granted to the token (a hook may need more calls for some).
         """
         from .oauth import api_get  # local import: oauth imports providers for typing only
 
         profile = api_get(self, http, self.profile_path, access_token, timeout=timeout)
         if not isinstance(profile, dict):
-            raise ProviderError("the profile is not a JSON object")
+            raise ProviderError("GitHub answered with something unreadable.")
         return self.trim_profile(profile)
+
+    def fetch_groups(
+        self, http: requests.Session, access_token: str, *, timeout: float | tuple[float, float]
+    ) -> list[str]:
+        """The user's group memberships (for allow-lists); none by default.
+
+        Override it in a provider that has groups. Names are matched case-insensitively.
+        """
+        return []
 
     def trim_profile(self, profile: dict[str, t.Any]) -> dict[str, t.Any]:
         """Keep the :data:`PROFILE_FIELDS` of ``profile`` and check the user name is there."""
@@ -117,7 +131,56 @@ GITHUB_API_HEADERS = (
 )
 
 
-def GitHub(base_url: str = "https://github.com", *, api_base_url: str | None = None) -> Provider:  # noqa: N802
+@dataclasses.dataclass(frozen=True)
+class GitHubProvider(Provider):
+    """GitHub's provider: fills in a private email and knows orgs and teams.
+
+    Build it with :func:`GitHub`.
+    """
+
+    def fetch_profile(
+        self,
+        http: requests.Session,
+        access_token: str,
+        *,
+        scopes: t.Collection[str] = (),
+        timeout: float | tuple[float, float],
+    ) -> dict[str, t.Any]:
+        """``/user``; when its ``email`` is null (the user keeps it private) and the token may
+        read emails (``user:email`` or ``user``), the primary verified one from ``/user/emails``."""
+        profile = super().fetch_profile(http, access_token, scopes=scopes, timeout=timeout)
+        if profile.get("email") is None and {"user:email", "user"} & set(scopes):
+            from .oauth import api_get_all
+
+            emails = api_get_all(self, http, "user/emails", access_token, timeout=timeout)
+            for entry in emails:
+                if isinstance(entry, dict) and entry.get("primary") and entry.get("verified"):
+                    email = entry.get("email")
+                    if isinstance(email, str):
+                        profile["email"] = email[:MAX_FIELD_LENGTH]
+                    break
+        return profile
+
+    def fetch_groups(
+        self, http: requests.Session, access_token: str, *, timeout: float | tuple[float, float]
+    ) -> list[str]:
+        """Org logins (``/user/orgs``) and ``org/team-slug`` (``/user/teams``), every page."""
+        from .oauth import api_get_all
+
+        groups: list[str] = []
+        for org in api_get_all(self, http, "user/orgs", access_token, timeout=timeout):
+            if isinstance(org, dict) and isinstance(org.get("login"), str):
+                groups.append(org["login"])
+        for team in api_get_all(self, http, "user/teams", access_token, timeout=timeout):
+            organization = team.get("organization") if isinstance(team, dict) else None
+            if isinstance(organization, dict) and isinstance(team.get("slug"), str):
+                login = organization.get("login")
+                if isinstance(login, str):
+                    groups.append("%s/%s" % (login, team["slug"]))
+        return groups
+
+
+def GitHub(base_url: str = "https://github.com", *, api_base_url: str | None = None) -> GitHubProvider:  # noqa: N802
     """GitHub (github.com) or GitHub Enterprise Server as a :class:`Provider`.
 
     For github.com the API lives at ``https://api.github.com/``; for any other ``base_url`` (an
@@ -135,13 +198,12 @@ def GitHub(base_url: str = "https://github.com", *, api_base_url: str | None = N
     if api_base_url is None:
         host = urlsplit(base).hostname or ""
         api_base_url = "https://api.github.com/" if host in ("github.com", "www.github.com") else base + "/api/v3/"
-    return Provider(
+    return GitHubProvider(
         name="github",
         authorize_url=base + "/login/oauth/authorize",
         token_url=base + "/login/oauth/access_token",
         api_base_url=api_base_url if api_base_url.endswith("/") else api_base_url + "/",
         profile_path="user",
         username_field="login",
-        default_scope=("read:user", "user:email"),
         api_headers=GITHUB_API_HEADERS,
     )

@@ -33,18 +33,41 @@ class Session:
     """A logged-in user, as carried in the session cookie.
 
     :param user: the trimmed provider profile (``login``, ``id``, ``name``, ``email``, ...).
-    :param token: the token response kept (``access_token``, ``token_type``, ``scope``, ...).
-    :param issued_at: when the login completed (seconds since the epoch).
+    :param token: the token kept (``access_token``, ``token_type``, ``scope``, and
+        ``expires_at``/``refresh_token``/``refresh_token_expires_at`` for expiring tokens).
+    :param issued_at: when the login completed (seconds since the epoch); fixes the absolute
+        lifetime, whatever refreshes happen later.
     :param username: the value for ``REMOTE_USER``.
+    :param seen_at: last recorded activity (updated at most every quarter of ``idle_timeout``).
+    :param checked_at: when the profile and memberships were last fetched from the provider.
+    :param groups: memberships (``"org"``, ``"org/team"``) when allow-lists need them.
     """
 
     user: dict[str, t.Any]
     token: dict[str, t.Any]
     issued_at: float
     username: str
+    seen_at: float
+    checked_at: float
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def new(
+        cls, *, user: dict[str, t.Any], token: dict[str, t.Any], username: str, now: float, groups: t.Sequence[str] = ()
+    ) -> Session:
+        return cls(user, token, now, username, now, now, tuple(groups))
 
     def to_json(self) -> bytes:
-        payload = {"v": 1, "iat": int(self.issued_at), "u": self.user, "t": self.token, "n": self.username}
+        payload = {
+            "v": 1,
+            "iat": int(self.issued_at),
+            "s": int(self.seen_at),
+            "c": int(self.checked_at),
+            "n": self.username,
+            "u": self.user,
+            "t": self.token,
+            "g": list(self.groups),
+        }
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
     @classmethod
@@ -52,10 +75,66 @@ class Session:
         payload = json.loads(data)
         if not isinstance(payload, dict) or payload.get("v") != 1:
             raise ValueError("unknown session format")
-        user, token, iat, name = payload["u"], payload["t"], payload["iat"], payload["n"]
-        if not (isinstance(user, dict) and isinstance(token, dict) and isinstance(iat, int) and isinstance(name, str)):
+        user, token, name, groups = payload["u"], payload["t"], payload["n"], payload["g"]
+        times = payload["iat"], payload["s"], payload["c"]
+        if not (
+            isinstance(user, dict)
+            and isinstance(token, dict)
+            and isinstance(name, str)
+            and isinstance(groups, list)
+            and all(isinstance(g, str) for g in groups)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in times)
+        ):
             raise ValueError("malformed session")
-        return cls(user=user, token=token, issued_at=float(iat), username=name)
+        return cls(user, token, float(times[0]), name, float(times[1]), float(times[2]), tuple(groups))
+
+    def environ_token(self) -> dict[str, t.Any]:
+        """The token as the app sees it: without the refresh token, which only the middleware
+        may use (GitHub's refresh tokens are single use)."""
+        return {k: v for k, v in self.token.items() if not k.startswith("refresh_token")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Lifetimes:
+    """When a session ends, and when it needs work before the next request.
+
+    :param max_age: absolute lifetime from the login, seconds.
+    :param idle_timeout: seconds without a request before the session ends; ``None``: never.
+    :param revalidate_after: seconds after which the profile (and memberships) are fetched again;
+        ``None``: never.
+    :param refresh_margin: an expiring token is refreshed this many seconds before it expires.
+    """
+
+    max_age: int
+    idle_timeout: int | None = None
+    revalidate_after: int | None = None
+    refresh_margin: int = 300
+
+    def ends_at(self, session: Session) -> float:
+        end = session.issued_at + self.max_age
+        if self.idle_timeout is not None:
+            end = min(end, session.seen_at + self.idle_timeout)
+        return end
+
+    def due_at(self, session: Session) -> float:
+        """The time from which the next request must refresh, re-validate or touch the session."""
+        due = float("inf")
+        expires_at = session.token.get("expires_at")
+        if isinstance(expires_at, (int, float)) and session.token.get("refresh_token"):
+            due = expires_at - self.refresh_margin
+        if self.revalidate_after is not None:
+            due = min(due, session.checked_at + self.revalidate_after)
+        if self.idle_timeout is not None:
+            due = min(due, session.seen_at + self.idle_timeout / 4)
+        return due
+
+
+class Loaded(t.NamedTuple):
+    """A session read from a request: the session, its sealed cookie value and its due time."""
+
+    session: Session
+    value: str
+    due_at: float
 
 
 class SessionCookie:
@@ -63,27 +142,18 @@ class SessionCookie:
 
     :param cipher: seals and opens values (purpose ``"session"``).
     :param name: the cookie name, without the ``__Host-`` prefix added when it is Secure.
-    :param max_age: absolute session lifetime, seconds, enforced from the sealed issue time.
-    :param clock: returns the current time in seconds.
+    :param lifetimes: when sessions end (checked on every request, cached or not).
     :param cache_size: how many decrypted sessions to keep (bounded; 0 disables the cache).
     """
 
-    def __init__(
-        self,
-        cipher: Cipher,
-        *,
-        name: str,
-        max_age: int,
-        clock: t.Callable[[], float],
-        cache_size: int = 4096,
-    ) -> None:
+    def __init__(self, cipher: Cipher, *, name: str, lifetimes: Lifetimes, cache_size: int = 4096) -> None:
         self.cipher = cipher
         self.name = name
-        self.max_age = max_age
-        self.clock = clock
+        self.lifetimes = lifetimes
+        self.max_age = lifetimes.max_age
         self.cache_size = cache_size
         self._aad = name.encode("ascii")
-        self._cache: dict[str, Session] = {}
+        self._cache: dict[str, tuple[Session, float, float]] = {}
         self._cache_lock = threading.Lock()
 
     def cookie_name(self, secure: bool) -> str:
@@ -92,8 +162,8 @@ class SessionCookie:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def load(self, cookies: t.Mapping[str, str], *, secure: bool) -> Session | None:
-        """The valid session in ``cookies``, or ``None`` (absent, bad, expired: all anonymous)."""
+    def load(self, cookies: t.Mapping[str, str], *, secure: bool, now: float) -> Loaded | None:
+        """The live session in ``cookies``, or ``None`` (absent, bad, expired: all anonymous)."""
         name = self.cookie_name(secure)
         value = cookies.get(name)
         if not value:
@@ -102,16 +172,18 @@ class SessionCookie:
             value = self._join_chunks(name, value, cookies)
             if value is None:
                 return None
-        session = self._cache.get(value)
-        if session is None:
+        entry = self._cache.get(value)
+        if entry is None:
             session = self._open(value)
             if session is None:
                 return None
-            self._remember(value, session)
-        if not self._is_fresh(session):
+            entry = (session, self.lifetimes.ends_at(session), self.lifetimes.due_at(session))
+            self._remember(value, entry)
+        session, ends_at, due_at = entry
+        if not (session.issued_at - CLOCK_SKEW <= now < ends_at):
             self._cache.pop(value, None)
             return None
-        return session
+        return Loaded(session, value, due_at)
 
     def _join_chunks(self, name: str, first: str, cookies: t.Mapping[str, str]) -> str | None:
         count_text, _, head = first.partition(CHUNK_MARK)
@@ -132,18 +204,14 @@ class SessionCookie:
             log.debug("ignoring an invalid session cookie")
             return None
 
-    def _is_fresh(self, session: Session) -> bool:
-        age = self.clock() - session.issued_at
-        return -CLOCK_SKEW <= age <= self.max_age
-
-    def _remember(self, value: str, session: Session) -> None:
+    def _remember(self, value: str, entry: tuple[Session, float, float]) -> None:
         if not self.cache_size:
             return
         with self._cache_lock:
             if len(self._cache) >= self.cache_size:
                 # drop the oldest entry (dicts keep insertion order)
                 del self._cache[next(iter(self._cache))]
-            self._cache[value] = session
+            self._cache[value] = entry
 
     def forget(self, value: str) -> None:
         """Drop one cookie value from the cache."""

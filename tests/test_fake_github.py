@@ -567,7 +567,6 @@ def test_provider_points_at_the_fake(fake: FakeGitHub) -> None:
     assert provider.token_url == TOKEN_URL
     assert provider.api_base_url == BASE + "/api/v3/"
     assert provider.api_url("user") == BASE + "/api/v3/user"
-    assert provider.default_scope == ("read:user", "user:email")
     browser = fake.provider("http://localhost/fake-github/")
     assert browser.authorize_url == "http://localhost/fake-github/login/oauth/authorize"
     assert browser.token_url == provider.token_url

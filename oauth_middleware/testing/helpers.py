@@ -56,6 +56,7 @@ def session_cookie(
     token: t.Mapping[str, t.Any] | None = None,
     secure: bool = True,
     issued_at: float | None = None,
+    groups: t.Sequence[str] = (),
 ) -> dict[str, str]:
     """Cookies (name -> value) of a valid session for ``user``, sealed with ``middleware``'s keys.
 
@@ -68,18 +69,21 @@ def session_cookie(
     :param token: the token dict the app will see; a fake bearer token by default.
     :param secure: name the cookies as sent over https (``__Host-`` prefix).
     :param issued_at: the login time; now by default (use it to test expiry).
+    :param groups: memberships the app sees in ``oauth_middleware.groups`` (``"org"``,
+        ``"org/team-slug"``).
     """
     profile = make_user(user) if isinstance(user, str) else make_user(**dict(user))
     username = profile.get(middleware.provider.username_field)
     if not isinstance(username, str) or not username:
         raise ValueError("user needs a %r" % middleware.provider.username_field)
-    session = Session(
+    session = Session.new(
         user=profile,
         token=dict(
             token or {"access_token": "gho_test_" + username, "token_type": "bearer", "scope": list(middleware.scope)}
         ),
-        issued_at=middleware.clock() if issued_at is None else issued_at,
         username=username,
+        groups=groups,
+        now=middleware.clock() if issued_at is None else issued_at,
     )
     cookies = {}
     for _, header in middleware.sessions.dump(session, secure=secure):
@@ -93,6 +97,7 @@ def login_as(
     user: str | t.Mapping[str, t.Any] = "octocat",
     *,
     token: t.Mapping[str, t.Any] | None = None,
+    groups: t.Sequence[str] = (),
     middleware: OAuthMiddleware | None = None,
 ) -> dict[str, t.Any]:
     """Log a :class:`webtest.TestApp` in as ``user``, without any network. Returns the profile.
@@ -111,13 +116,14 @@ def login_as(
     :param testapp: the WebTest client of your (wrapped) app.
     :param user: a login, or a profile dict (``login`` required; other fields are filled in).
     :param token: the token dict your app will see.
+    :param groups: memberships the app sees in ``oauth_middleware.groups``.
     :param middleware: the middleware, if it cannot be found through ``testapp.app``.
     """
     middleware = middleware or find_middleware(testapp.app)
     secure = (
         middleware.secure if middleware.secure is not None else testapp.extra_environ.get("wsgi.url_scheme") == "https"
     )
-    cookies = session_cookie(middleware, user, token=token, secure=secure)
+    cookies = session_cookie(middleware, user, token=token, secure=secure, groups=groups)
     # not testapp.set_cookie(): without HTTP_HOST it files cookies under ".localhost", which the
     # stdlib jar never sends to "localhost" (it compares against "localhost.local")
     host = str(testapp.extra_environ.get("HTTP_HOST") or "localhost").split(":", 1)[0].lower()

@@ -1,0 +1,88 @@
+"""Who may come in: allow-lists of GitHub users, organisations and teams.
+
+A user is admitted when they match any configured list; with no list configured, every user the
+provider authenticates is admitted. GitHub names are case-insensitive, so matching is too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from . import config
+from .errors import ConfigurationError
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessPolicy:
+    """The allow-lists, normalised to lower case.
+
+    .. code-block:: python
+
+        policy = AccessPolicy.build(allowed_orgs=["octo-org"], allowed_teams=["octo-org/ops"])
+        policy.admits("octocat", ["octo-org"])  # True
+
+    :param users: allowed logins.
+    :param orgs: allowed organisation logins (membership, public or private).
+    :param teams: allowed teams as ``"org/team-slug"``.
+    """
+
+    users: frozenset[str] = frozenset()
+    orgs: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        allowed_users: t.Iterable[str] = (),
+        allowed_orgs: t.Iterable[str] = (),
+        allowed_teams: t.Iterable[str] = (),
+    ) -> AccessPolicy:
+        """Validate the options and build the policy (raises ConfigurationError)."""
+        users = _names("allowed_users", allowed_users)
+        orgs = _names("allowed_orgs", allowed_orgs)
+        teams = _names("allowed_teams", allowed_teams)
+        for team in teams:
+            org, _, slug = team.partition("/")
+            if not org or not slug or "/" in slug:
+                raise ConfigurationError('allowed_teams entries must look like "org/team-slug", got %r' % team)
+        return cls(users=users, orgs=orgs, teams=teams)
+
+    @property
+    def restricted(self) -> bool:
+        """True when at least one list is configured."""
+        return bool(self.users or self.orgs or self.teams)
+
+    @property
+    def needs_groups(self) -> bool:
+        """True when admission depends on org or team memberships (which need ``read:org``)."""
+        return bool(self.orgs or self.teams)
+
+    def admits(self, username: str, groups: t.Iterable[str]) -> bool:
+        """Whether ``username`` with these memberships (``"org"``, ``"org/team"``) may come in."""
+        if not self.restricted:
+            return True
+        if username.lower() in self.users:
+            return True
+        for group in groups:
+            name = group.lower()
+            if name in self.orgs or name in self.teams:
+                return True
+        return False
+
+
+def _names(option: str, value: t.Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        raise ConfigurationError("%s must be a list of names, e.g. [%r], not a string" % (option, value))
+    try:
+        names = list(value)
+    except TypeError:
+        raise ConfigurationError("%s must be a list of names, got %r" % (option, value)) from None
+    for name in names:
+        config.require_text(option, name, hint="each entry must be a non-empty name")
+        if any(c.isspace() or c in ",;" for c in name):
+            raise ConfigurationError(
+                "%s entries must be single names without spaces or commas, got %r" % (option, name)
+            )
+    return frozenset(name.lower() for name in names)

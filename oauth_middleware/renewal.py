@@ -1,0 +1,134 @@
+"""Keeping a session current: token refresh, re-validation with the provider, idle tracking.
+
+Runs only on the (rare) request that finds its session *due* (see
+:meth:`~oauth_middleware.session.Lifetimes.due_at`); every other request is untouched.
+
+GitHub's refresh tokens are single use, so two requests of one session refreshing at once would
+destroy it: per process, one renewal per session runs at a time, and requests that lose the race
+wait for it and take the winner's result instead of failing. Results are kept briefly for
+requests still carrying the old cookie. Provider outages never log anyone out: the session is
+kept and the renewal retried after :data:`RETRY_AFTER` seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import typing as t
+
+from .errors import ProviderError, TokenRefused, TokenRevoked
+
+if t.TYPE_CHECKING:
+    from .access import AccessPolicy
+    from .oauth import OAuthClient
+    from .session import Lifetimes, Session
+
+log = logging.getLogger(__name__)
+
+#: Seconds before retrying a renewal that failed because the provider was unreachable.
+RETRY_AFTER = 60
+#: Seconds a renewal's result is kept for concurrent requests carrying the old cookie.
+RESULT_TTL = 120
+#: Most results and locks kept (bounded memory whatever the number of sessions).
+MAX_ENTRIES = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a renewal decided.
+
+    :param session: the session to use (``None`` when it ended).
+    :param changed: the cookie must be rewritten with ``session``.
+    :param ended: why the session ended: ``"revoked"`` (token refused or revoked) or
+        ``"not_allowed"`` (no longer admitted by the allow-lists); ``None`` if it goes on.
+    """
+
+    session: Session | None
+    changed: bool = False
+    ended: str | None = None
+
+
+class Renewals:
+    """Renews due sessions, at most one at a time per session in this process.
+
+    :param client: the OAuth client (refresh, profile, memberships).
+    :param lifetimes: refresh margin, re-validation interval, idle timeout.
+    :param policy: the allow-lists a re-validated user must still pass.
+    """
+
+    def __init__(self, client: OAuthClient, *, lifetimes: Lifetimes, policy: AccessPolicy) -> None:
+        self.client = client
+        self.lifetimes = lifetimes
+        self.policy = policy
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._results: dict[str, tuple[float, Outcome]] = {}
+        self._retry_at: dict[str, float] = {}
+
+    def renew(self, session: Session, value: str, *, now: float) -> Outcome:
+        """Bring ``session`` (sealed as ``value``) up to date; see :class:`Outcome`."""
+        if self._retry_at.get(value, 0.0) > now:
+            return Outcome(session)  # the provider was down a moment ago: keep going as is
+        done = self._result(value, now)
+        if done is not None:
+            return done
+        with self._guard:
+            lock = self._locks.setdefault(value, threading.Lock())
+        with lock:  # the losers of a race wait here, then take the winner's result
+            done = self._result(value, now)
+            if done is not None:
+                return done
+            outcome = self._renew(session, value, now)
+            with self._guard:
+                _bounded_put(self._results, value, (now, outcome))
+                self._locks.pop(value, None)
+        return outcome
+
+    def _result(self, value: str, now: float) -> Outcome | None:
+        entry = self._results.get(value)
+        if entry is None or now - entry[0] > RESULT_TTL:
+            return None
+        return entry[1]
+
+    def _renew(self, session: Session, value: str, now: float) -> Outcome:
+        lifetimes = self.lifetimes
+        changed = False
+        try:
+            token = session.token
+            expires_at = token.get("expires_at")
+            refresh_token = token.get("refresh_token")
+            if refresh_token and isinstance(expires_at, (int, float)) and now >= expires_at - lifetimes.refresh_margin:
+                new_token = self.client.refresh(refresh_token, now=now)
+                session = dataclasses.replace(session, token=new_token)
+                changed = True
+                log.info("refreshed the token of %s", session.username)
+            if lifetimes.revalidate_after is not None and now >= session.checked_at + lifetimes.revalidate_after:
+                user = self.client.fetch_profile(session.token)
+                groups = self.client.fetch_groups(session.token) if self.policy.needs_groups else []
+                username = user.get(self.client.provider.username_field)
+                if username != session.username or not self.policy.admits(username, groups):
+                    log.warning("%s is no longer admitted; ending the session", session.username)
+                    return Outcome(None, ended="not_allowed")
+                session = dataclasses.replace(session, user=user, groups=tuple(groups), checked_at=now)
+                changed = True
+                log.debug("re-validated %s", session.username)
+        except (TokenRefused, TokenRevoked):
+            log.warning("GitHub no longer accepts the grant of %s; ending the session", session.username)
+            return Outcome(None, ended="revoked")
+        except ProviderError:
+            log.warning("could not renew the session of %s (GitHub unavailable); retrying later", session.username)
+            with self._guard:
+                _bounded_put(self._retry_at, value, now + RETRY_AFTER)
+            return Outcome(session, changed=changed)
+        if lifetimes.idle_timeout is not None and now >= session.seen_at + lifetimes.idle_timeout / 4:
+            session = dataclasses.replace(session, seen_at=now)
+            changed = True
+        return Outcome(session, changed=changed)
+
+
+def _bounded_put(mapping: dict[str, t.Any], key: str, value: t.Any) -> None:
+    """Insert into a dict kept under :data:`MAX_ENTRIES` (oldest dropped). Hold the guard."""
+    while len(mapping) >= MAX_ENTRIES:
+        del mapping[next(iter(mapping))]
+    mapping[key] = value
