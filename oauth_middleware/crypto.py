@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import typing as t
 
 from cryptography.exceptions import InvalidTag
@@ -24,6 +25,9 @@ TAG_SIZE = 16
 #: Shortest secret accepted, in bytes (RFC 6749 10.10 asks for at least 128 bits of entropy; we
 #: ask for 256 bits of input so a passphrase-like key still has room).
 MIN_SECRET_BYTES = 32
+
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class InvalidValue(ValueError):
@@ -68,10 +72,15 @@ class Cipher:
 
     def open(self, value: str, *, aad: bytes) -> bytes:
         """Decrypt ``value``; raise :class:`InvalidValue` for anything that is not intact and ours."""
+        # strict: one spelling per value, so any changed character is a different (refused) value
+        if not _BASE64URL.fullmatch(value):
+            raise InvalidValue("not base64url")
         try:
             blob = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         except (binascii.Error, ValueError) as exc:
             raise InvalidValue("not base64") from exc
+        if base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii") != value:
+            raise InvalidValue("not canonical base64")
         if len(blob) < KEY_ID_SIZE + NONCE_SIZE + TAG_SIZE:
             raise InvalidValue("too short")
         key = self._keys.get(blob[:KEY_ID_SIZE])

@@ -329,7 +329,7 @@ def _clean_token(token: dict[str, t.Any], *, now: float) -> dict[str, t.Any]:
     kept: dict[str, t.Any] = {
         "access_token": token["access_token"],
         "token_type": "bearer",
-        "scope": [s for s in scope if isinstance(s, str)],
+        "scope": [s for s in scope if isinstance(s, str) and s],
     }
     refresh_token = token.get("refresh_token")
     if isinstance(refresh_token, str) and refresh_token:

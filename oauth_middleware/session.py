@@ -168,7 +168,7 @@ class SessionCookie:
         value = cookies.get(name)
         if not value:
             return None
-        if value[0].isdigit() and CHUNK_MARK in value[:3]:
+        if value[0] in "0123456789" and CHUNK_MARK in value[:3]:
             value = self._join_chunks(name, value, cookies)
             if value is None:
                 return None
@@ -187,7 +187,7 @@ class SessionCookie:
 
     def _join_chunks(self, name: str, first: str, cookies: t.Mapping[str, str]) -> str | None:
         count_text, _, head = first.partition(CHUNK_MARK)
-        if not count_text.isdigit() or not 2 <= int(count_text) <= MAX_CHUNKS:
+        if not (count_text.isascii() and count_text.isdigit()) or not 2 <= int(count_text) <= MAX_CHUNKS:
             return None
         parts = [head]
         for index in range(1, int(count_text)):
