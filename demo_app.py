@@ -25,6 +25,7 @@ import typing as t
 import warnings
 
 from flask import Flask, jsonify, render_template_string, request
+from markupsafe import Markup
 
 from oauth_middleware import GitHub, OAuthMiddleware
 from oauth_middleware.testing import FakeGitHub, FakeUser, mount_under
@@ -103,7 +104,7 @@ def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
         user = request.environ.get("oauth_middleware.user")
         inner = render_template_string(body, user=user, **context)
         return render_template_string(
-            PAGE, title=title, body=inner, user=user, fake=use_fake, next_path=request.full_path.rstrip("?")
+            PAGE, title=title, body=Markup(inner), user=user, fake=use_fake, next_path=request.full_path.rstrip("?")
         )
 
     @flask_app.route("/")
