@@ -68,20 +68,25 @@ class Renewals:
 
     def renew(self, session: Session, value: str, *, now: float) -> Outcome:
         """Bring ``session`` (sealed as ``value``) up to date; see :class:`Outcome`."""
-        if self._retry_at.get(value, 0.0) > now:
-            return Outcome(session)  # the provider was down a moment ago: keep going as is
         done = self._result(value, now)
         if done is not None:
             return done
+        if self._retry_at.get(value, 0.0) > now:
+            return Outcome(session)  # the provider was down a moment ago: keep going as is
         with self._guard:
             lock = self._locks.setdefault(value, threading.Lock())
         with lock:  # the losers of a race wait here, then take the winner's result
             done = self._result(value, now)
             if done is not None:
                 return done
+            if self._retry_at.get(value, 0.0) > now:
+                return Outcome(session)  # the winner found the provider down: do not call it again
             outcome = self._renew(session, value, now)
             with self._guard:
-                _bounded_put(self._results, value, (now, outcome))
+                # an outage's stand-in result is not remembered, so the renewal is retried once
+                # RETRY_AFTER has passed rather than only when RESULT_TTL has
+                if outcome.changed or outcome.session is None or self._retry_at.get(value, 0.0) <= now:
+                    _bounded_put(self._results, value, (now, outcome))
                 self._locks.pop(value, None)
         return outcome
 
@@ -107,7 +112,10 @@ class Renewals:
                 user = self.client.fetch_profile(session.token)
                 groups = self.client.fetch_groups(session.token) if self.policy.needs_groups else []
                 username = user.get(self.client.provider.username_field)
-                if username != session.username or not self.policy.admits(username, groups):
+                if username != session.username:
+                    log.info("%s was renamed at GitHub; ending the session so they log in again", session.username)
+                    return Outcome(None, ended="revoked")
+                if not self.policy.admits(username, groups):
                     log.warning("%s is no longer admitted; ending the session", session.username)
                     return Outcome(None, ended="not_allowed")
                 session = dataclasses.replace(session, user=user, groups=tuple(groups), checked_at=now)

@@ -20,10 +20,7 @@ LOGGER_NAME = "oauth_middleware.redirects"
 
 @pytest.mark.parametrize(
     ("value", "safe"),
-    [
-        pytest.param(case["next"], case["safe"], id=str(index))
-        for index, case in enumerate(CASES)
-    ],
+    [pytest.param(case["next"], case["safe"], id=str(index)) for index, case in enumerate(CASES)],
 )
 def test_corpus(value: str, safe: bool) -> None:
     assert is_safe_next(value) is safe
