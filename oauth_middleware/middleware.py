@@ -253,6 +253,25 @@ class OAuthMiddleware:
         self._public = _PrefixSet(self.public_paths)
         self._protected = _PrefixSet(("/",) if self.require_login is True else self.require_login or ())
 
+    @classmethod
+    def from_env(
+        cls, app: WSGIApplication, environ: t.Mapping[str, str] | None = None, **overrides: t.Any
+    ) -> OAuthMiddleware:
+        """Build the middleware from environment variables: ``GITHUB_OAUTH_CLIENT_ID``,
+        ``GITHUB_OAUTH_CLIENT_SECRET``, ``OAUTH_MIDDLEWARE_SECRET_KEY`` and one
+        ``OAUTH_MIDDLEWARE_<OPTION>`` per option, in the formats of
+        :func:`oauth_middleware.config.options_from_env`.
+
+        .. code-block:: python
+
+            app.wsgi_app = OAuthMiddleware.from_env(app.wsgi_app, public_paths=["/static"])
+
+        :param app: the WSGI application to protect.
+        :param environ: where to read the variables; :data:`os.environ` by default.
+        :param overrides: options given in Python; they win over the environment.
+        """
+        return config.from_env(app, environ, middleware_class=cls, **overrides)
+
     def _now(self) -> float:
         return self.clock()
 
