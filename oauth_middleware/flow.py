@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import typing as t
 
 from .cookies import set_cookie
@@ -27,6 +28,8 @@ FLOW_TTL = 600
 MAX_FLOWS = 5
 #: Infix between the cookie name and the state hash.
 FLOW_INFIX = ".flow."
+#: Most consumed states remembered per process (each for FLOW_TTL seconds).
+MAX_CONSUMED = 50_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +72,10 @@ class FlowCookies:
         self.cipher = cipher
         self.prefix = name + FLOW_INFIX
         self.clock = clock
+        # states already used at the callback, so a copied flow cookie cannot make this process
+        # redeem a code twice (stateless cookies alone cannot stop that; other processes can)
+        self._consumed: dict[bytes, float] = {}
+        self._consumed_lock = threading.Lock()
 
     def cookie_name(self, state: str, *, secure: bool) -> str:
         digest = hashlib.sha256(state.encode("utf-8", "surrogateescape")).hexdigest()[:16]
@@ -104,7 +111,25 @@ class FlowCookies:
         if not hmac.compare_digest(flow.state.encode(), state.encode("utf-8", "surrogateescape")):
             log.warning("login state mismatch")
             return None, name
+        if not self._consume(flow):
+            log.warning("login state used twice (a replayed flow cookie)")
+            return None, name
         return flow, name
+
+    def _consume(self, flow: Flow) -> bool:
+        """Mark ``flow``'s state used; False if it already was (in this process)."""
+        key = hashlib.sha256(flow.state.encode()).digest()
+        now = self.clock()
+        with self._consumed_lock:
+            if key in self._consumed:
+                return False
+            while self._consumed:
+                oldest = next(iter(self._consumed))
+                if self._consumed[oldest] > now and len(self._consumed) < MAX_CONSUMED:
+                    break
+                del self._consumed[oldest]  # expired (its flow cookie is refused anyway) or over the cap
+            self._consumed[key] = flow.created_at + FLOW_TTL
+        return True
 
     def _open(self, name: str, value: str) -> Flow | None:
         try:

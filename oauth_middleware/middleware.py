@@ -65,6 +65,7 @@ IDENTITY_KEYS = (
 )
 _HOST_RE = re.compile(r"\A(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
 _MAX_FORM_BYTES = 16 * 1024
+_CACHE_HEADERS = ("cache-control", "expires", "pragma")
 NOT_ALLOWED_HELP = (
     "You are logged in to GitHub as %s, but that account is not allowed to use this application. "
     "If you belong to an allowed organisation or team, the usual causes are: your membership is "
@@ -330,7 +331,9 @@ class OAuthMiddleware:
             return self.app(environ, start_response)
 
         def start_with_cookies(status: str, headers: Headers, exc_info: t.Any = None) -> t.Callable[[bytes], object]:
-            return start_response(status, headers + extra, exc_info)
+            # the app's answer now carries our Set-Cookie: no shared cache may keep it (CK-7)
+            kept = [(name, value) for name, value in headers if name.lower() not in _CACHE_HEADERS]
+            return start_response(status, kept + [("Cache-Control", "no-store")] + extra, exc_info)
 
         return self.app(environ, start_with_cookies)
 
@@ -345,7 +348,9 @@ class OAuthMiddleware:
     def is_protected(self, path: str) -> bool:
         """True if an anonymous request for ``path`` (relative to SCRIPT_NAME) must log in."""
         if "/." in path or "//" in path:
-            path = posixpath.normpath(path)  # "/static/../admin" is "/admin", not under "/static"
+            # "/static/../admin" is "/admin", not under "/static"; "//admin" is "/admin" too (normpath
+            # keeps exactly two leading slashes, which apps and proxies merge into one)
+            path = "/" + posixpath.normpath(path).lstrip("/")
         return path in self._protected and path not in self._public
 
     def _challenge(

@@ -238,6 +238,8 @@ class OAuthClient:
         for prefix, adapter in self.http.adapters.items():
             oauth.mount(prefix, adapter)
         oauth.headers.update(self.http.headers)
+        oauth.hooks["response"].append(_read_capped)  # runs before requests reads the whole body
+        oauth.max_redirects = 0  # a redirect would re-send the code and secret elsewhere: refuse it
         oauth.register_compliance_hook("access_token_response", _normalise_token_response)
         oauth.register_compliance_hook("refresh_token_response", _normalise_token_response)
         return oauth
@@ -272,6 +274,17 @@ class OAuthClient:
 def _safe_code(code: object) -> str:
     text = str(code)
     return text if text.replace("_", "").isalnum() and len(text) <= 64 else "unknown error"
+
+
+def _read_capped(response: requests.Response, *args: t.Any, **kwargs: t.Any) -> requests.Response:
+    """Response hook on token calls: read at most :data:`MAX_BODY_BYTES` of the body."""
+    body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+    if len(body) > MAX_BODY_BYTES:
+        response.close()
+        log.warning("token endpoint answered more than %d bytes", MAX_BODY_BYTES)
+        raise ProviderError("GitHub answered the token request with something unreadable.")
+    response._content = body
+    return response
 
 
 def _normalise_token_response(response: requests.Response) -> requests.Response:
@@ -445,6 +458,7 @@ def api_request(
             raise TokenRevoked()
         raise ProviderError()
     if len(body) > MAX_BODY_BYTES:
+        log.warning("GitHub API answered more than %d bytes for %s", MAX_BODY_BYTES, path)
         raise ProviderError("GitHub answered with an unexpectedly large response.")
     if not body.strip():
         return None, response

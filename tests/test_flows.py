@@ -538,3 +538,30 @@ def test_code_challenge_is_s256_of_the_verifier_sent(testapp: webtest.TestApp, g
     digest = urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     assert digest == params["code_challenge"]
     assert github.token_calls[0]["redirect_uri"] == [params["redirect_uri"]]
+
+
+def test_consumed_states_are_remembered_boundedly(
+    testapp: webtest.TestApp, github: GitHubMock, clock: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copied flow cookie is refused by this process; the memory of used states stays bounded."""
+    import oauth_middleware.flow as flow_module
+
+    monkeypatch.setattr(flow_module, "MAX_CONSUMED", 3)
+    params = start_login(testapp)
+    saved = {name: value for name, value in testapp.cookies.items() if ".flow." in name}
+    url = "/auth/callback?" + urlencode({"code": "c", "state": params["state"]})
+    testapp.get(url, status=302)
+    testapp.reset()
+    for name, value in saved.items():  # the attacker's copy, taken before the callback
+        testapp.set_cookie(name, value)
+    testapp.get(url, status=400)
+    assert len(github.token_calls) == 1
+    for _ in range(6):
+        testapp.reset()
+        log_in(testapp)
+    flows = t.cast(t.Any, testapp.app).flows
+    assert len(flows._consumed) <= 3
+    clock.advance(FLOW_TTL + 1)
+    testapp.reset()
+    log_in(testapp)
+    assert len(flows._consumed) == 1  # expired entries are dropped
