@@ -40,18 +40,19 @@ KEY_FILE = os.path.join(tempfile.gettempdir(), "oauth-middleware-demo-%s.key" % 
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }} - oauth-middleware demo</title>
+<link rel="icon" href="data:,">
 <style>
  body { font: 16px/1.5 system-ui, sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em; }
  .banner { background: #fff3cd; border: 1px solid #e0c36c; padding: .5em 1em; border-radius: 4px; }
  .card { display: flex; gap: 1em; align-items: center; border: 1px solid #ddd; padding: 1em; border-radius: 6px; }
  .card img { width: 80px; height: 80px; border-radius: 50%; }
- nav a { margin-right: 1em; } button { font: inherit; padding: .3em 1em; }
+ nav a { margin-right: 1em; } button { font: inherit; padding: .3em 1em; } form { margin: 1em 0; }
 </style></head><body>
 {% if fake %}<p class="banner" id="fake-banner">Demo mode: logging in against the <strong>embedded fake
 GitHub</strong> (no real account is used). Set GITHUB_OAUTH_CLIENT_ID and GITHUB_OAUTH_CLIENT_SECRET
 to use github.com.</p>{% endif %}
-<nav><a href="/">Home</a><a href="/profile">Profile</a><a href="/private">Private page</a>
-<a href="/api/me">/api/me</a></nav>
+<nav><a href="/">Home</a><a href="/profile">Profile</a><a href="/private">Private page</a><a
+ href="/api/me">/api/me</a></nav>
 <h1>{{ title }}</h1>
 {{ body }}
 {% if user %}<form method="post" action="/auth/logout"><input type="hidden" name="next" value="/">

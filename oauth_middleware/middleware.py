@@ -533,8 +533,11 @@ class OAuthMiddleware:
 
     def _is_cross_site(self, environ: WSGIEnvironment) -> bool:
         site = environ.get("HTTP_SEC_FETCH_SITE")
-        if site is not None and site not in ("same-origin", "none"):
-            return True
+        if site is not None:
+            # set by the browser itself, so authoritative when sent. Origin is no substitute then:
+            # a same-origin form on a page with Referrer-Policy: no-referrer (the logout page's own)
+            # is posted with "Origin: null"
+            return site not in ("same-origin", "none")
         origin = environ.get("HTTP_ORIGIN")
         if origin is None:
             return False

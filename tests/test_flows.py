@@ -565,3 +565,12 @@ def test_consumed_states_are_remembered_boundedly(
     testapp.reset()
     log_in(testapp)
     assert len(flows._consumed) == 1  # expired entries are dropped
+
+
+def test_logout_form_posted_with_origin_null_by_a_same_origin_page(
+    testapp: webtest.TestApp, github: GitHubMock
+) -> None:
+    """Chromium posts a form from a no-referrer page with ``Origin: null``; Sec-Fetch-Site decides."""
+    log_in(testapp)
+    testapp.post("/auth/logout", headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}, status=303)
+    assert testapp.get("/x").json["remote_user"] is None
