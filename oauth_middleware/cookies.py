@@ -8,8 +8,6 @@ removes ours, and must stay linear on hostile headers (hundreds of cookies, 64 K
 
 from __future__ import annotations
 
-import typing as t
-
 from webob.cookies import make_cookie
 
 #: RFC 6265 promises 4096 bytes per cookie (name, value and attributes); 6265bis drops larger
@@ -27,10 +25,28 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     return cookies
 
 
-def remove_cookies(header: str, is_ours: t.Callable[[str], bool]) -> str:
-    """``header`` without the cookies whose name ``is_ours``; others are kept verbatim."""
-    kept = [part for part in header.split(";") if not is_ours(part.partition("=")[0].strip())]
-    return ";".join(kept).strip()
+def split_own_cookies(header: str, name: str) -> tuple[dict[str, str], str]:
+    """One pass over ``header``: (our cookies, name -> value; the header without them).
+
+    Ours are ``name``, ``name.<anything>`` and their ``__Host-`` forms; the first occurrence of a
+    name wins (as in :func:`parse_cookie_header`), and the rest of the header is kept verbatim.
+    Only parts that contain ``name`` at all are parsed, so the app's own cookies (analytics,
+    consent, CSRF...) cost a substring test each.
+    """
+    ours: dict[str, str] = {}
+    kept: list[str] = []
+    dotted = name + "."
+    for part in header.split(";"):
+        if name in part:
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            base = key[7:] if key.startswith("__Host-") else key
+            if base == name or base.startswith(dotted):
+                if sep:
+                    ours.setdefault(key, value.strip())
+                continue
+        kept.append(part)
+    return ours, ";".join(kept).strip()
 
 
 def set_cookie(name: str, value: str | None, *, max_age: int, secure: bool) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from . import config
 from .access import AccessPolicy
-from .cookies import parse_cookie_header, remove_cookies, set_cookie
+from .cookies import parse_cookie_header, set_cookie, split_own_cookies
 from .crypto import Cipher
 from .errors import (
     SECURITY_HEADERS,
@@ -295,11 +295,10 @@ class OAuthMiddleware:
     def _with_cookies(
         self, environ: WSGIEnvironment, start_response: StartResponse, header: str, path: str
     ) -> t.Iterable[bytes]:
-        cookies = parse_cookie_header(header)
+        cookies, rest = split_own_cookies(header, self.cookie_name)  # only ours are needed below
         secure = self._is_secure(environ)
         now = self.clock()
         loaded = self.sessions.load(cookies, secure=secure, now=now)
-        rest = remove_cookies(header, self._is_own_cookie)
         if rest:
             environ["HTTP_COOKIE"] = rest
         else:

@@ -10,6 +10,7 @@ runs on cache hits too.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -90,7 +91,12 @@ class Session:
 
     def environ_token(self) -> dict[str, t.Any]:
         """The token as the app sees it: without the refresh token, which only the middleware
-        may use (GitHub's refresh tokens are single use)."""
+        may use (GitHub's refresh tokens are single use). A fresh dict on every call."""
+        return dict(self._app_token)
+
+    @functools.cached_property
+    def _app_token(self) -> dict[str, t.Any]:
+        # filtered once per Session (a cached session serves many requests); callers get copies
         return {k: v for k, v in self.token.items() if not k.startswith("refresh_token")}
 
 
