@@ -42,6 +42,7 @@ def downstream(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]
             "remote_user": environ.get("REMOTE_USER"),
             "user": environ.get("oauth_middleware.user"),
             "token": environ.get("oauth_middleware.token"),
+            "groups": environ.get("oauth_middleware.groups"),
             "cookie": environ.get("HTTP_COOKIE"),
             "identity_headers": {k: v for k, v in environ.items() if "USER" in k and k != "REMOTE_USER"},
         }

@@ -17,7 +17,7 @@ import pytest
 import responses
 import webob
 import webtest
-from conftest import HTTPS, SECRET_KEY, FakeClock, GitHubMock, log_in, start_login
+from conftest import HTTPS, SECRET_KEY, FakeClock, GitHubMock, downstream, log_in, start_login
 
 from oauth_middleware import ConfigurationError, GitHub, OAuthMiddleware, Provider
 from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter
@@ -30,18 +30,7 @@ TEAMS_URL = re.compile(r"https://api\.github\.com/user/teams(\?.*)?$")
 EMAILS_URL = re.compile(r"https://api\.github\.com/user/emails(\?.*)?$")
 
 
-def echo(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]) -> list[bytes]:
-    """The wrapped app: echoes the identity it was given, memberships included."""
-    body = json.dumps(
-        {
-            "remote_user": environ.get("REMOTE_USER"),
-            "user": environ.get("oauth_middleware.user"),
-            "token": environ.get("oauth_middleware.token"),
-            "groups": environ.get("oauth_middleware.groups"),
-        }
-    ).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+echo = downstream  # the shared echo app: identity, token and memberships as JSON
 
 
 class Recorder:
@@ -524,4 +513,6 @@ def test_identity_is_absent_for_anonymous_requests(make_site: t.Any) -> None:
     site = make_site(allowed_orgs=["octo-org"])
     request = webob.Request.blank("/x", base_url="https://app.example.com", headers={"Remote-User": "octocat"})
     body = json.loads(request.get_response(site.middleware).body)
-    assert body == {"remote_user": None, "user": None, "token": None, "groups": None}
+    identity = {key: body[key] for key in ("remote_user", "user", "token", "groups")}
+    assert identity == {"remote_user": None, "user": None, "token": None, "groups": None}
+    assert body["identity_headers"] == {}

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 import webtest
-from conftest import HTTPS
+from conftest import HTTPS, FakeClock
 from requests_oauthlib import OAuth2Session
 
 from oauth_middleware import OAuthMiddleware
@@ -51,24 +51,8 @@ def example(name: str) -> t.Any:
     return json.loads(text) if name.endswith(".json") else text.strip()
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 @pytest.fixture(params=[None, SEALED_KEY], ids=["memory", "sealed"])
-def fake(clock: Clock, request: pytest.FixtureRequest) -> FakeGitHub:
+def fake(clock: FakeClock, request: pytest.FixtureRequest) -> FakeGitHub:
     """The default fake, once with in-memory codes and tokens and once in sealed mode: every
     behaviour tested through it must be the same in both."""
     return FakeGitHub(clock=clock, sealed=request.param)
@@ -200,7 +184,7 @@ def test_consent_page_under_a_script_name(fake: FakeGitHub) -> None:
 
 
 @pytest.mark.parametrize(("auto_approve", "login"), [(True, "octocat"), ("hubot", "hubot")])
-def test_auto_approve(clock: Clock, auto_approve: bool | str, login: str) -> None:
+def test_auto_approve(clock: FakeClock, auto_approve: bool | str, login: str) -> None:
     fake = FakeGitHub(auto_approve=auto_approve, clock=clock)
     with requests.Session() as http:
         fake.mount(http)
@@ -224,7 +208,7 @@ def test_unknown_client_id_is_a_404_page(http: requests.Session) -> None:
     assert response.headers["Content-Type"].startswith("text/html")
 
 
-def test_redirect_uri_must_match_a_registered_one(clock: Clock) -> None:
+def test_redirect_uri_must_match_a_registered_one(clock: FakeClock) -> None:
     fake = FakeGitHub(redirect_uris=[REDIRECT_URI], clock=clock)
     browser = webtest.TestApp(fake)
     page = browser.get(
@@ -265,7 +249,7 @@ def test_code_is_single_use(http: requests.Session, fake: FakeGitHub) -> None:
     assert fake.token_requests == 3
 
 
-def test_code_expires_after_ten_minutes(http: requests.Session, clock: Clock) -> None:
+def test_code_expires_after_ten_minutes(http: requests.Session, clock: FakeClock) -> None:
     early, late = approve(http), approve(http)
     clock.advance(599)
     assert "access_token" in redeem(http, early)
@@ -305,7 +289,7 @@ def test_redirect_uri_must_match_the_authorize_request(http: requests.Session) -
     assert "access_token" in redeem(http, approve(http))  # optional, as on GitHub
 
 
-def test_unverified_primary_email_cannot_log_in(clock: Clock) -> None:
+def test_unverified_primary_email_cannot_log_in(clock: FakeClock) -> None:
     unverified = FakeUser("newbie", 3, emails=[{"email": "n@x.test", "verified": False, "primary": True}])
     fake = FakeGitHub(users=[unverified], clock=clock)
     with requests.Session() as http:
@@ -355,7 +339,7 @@ def test_granted_scope_is_comma_joined_in_request_order(http: requests.Session, 
     assert redeem(http, approve(http, scope=""))["scope"] == ""
 
 
-def test_expiring_tokens_and_single_use_refresh_tokens(clock: Clock) -> None:
+def test_expiring_tokens_and_single_use_refresh_tokens(clock: FakeClock) -> None:
     fake = FakeGitHub(expiring_tokens=True, clock=clock)
     with requests.Session() as http:
         fake.mount(http)
@@ -478,7 +462,7 @@ def test_emails_need_the_user_email_scope(http: requests.Session) -> None:
     assert api(http, "/user/emails", login_token(http, scope="user")).status_code == 200
 
 
-def test_lists_are_paginated_with_a_link_header(clock: Clock) -> None:
+def test_lists_are_paginated_with_a_link_header(clock: FakeClock) -> None:
     fake = FakeGitHub(users=[FakeUser("dana", 7, orgs=["one", "two", "three"])], clock=clock)
     with requests.Session() as http:
         fake.mount(http)
@@ -617,7 +601,7 @@ def test_transport_adapter_builds_a_proper_environ() -> None:
     assert seen["HTTP_X_CUSTOM"] == "yes" and "HTTP_CONTENT_TYPE" not in seen
 
 
-def test_transport_adapter_follows_redirects_and_streams(clock: Clock) -> None:
+def test_transport_adapter_follows_redirects_and_streams(clock: FakeClock) -> None:
     fake = FakeGitHub(auto_approve=True, clock=clock)
     with requests.Session() as http:
         http.mount(BASE + "/", WSGITransportAdapter(fake))
@@ -691,7 +675,7 @@ def test_add_user_and_issue_token(fake: FakeGitHub, http: requests.Session) -> N
 # -- sealed mode: one fake per process, sharing a key -------------------------------------------
 
 
-def sealed_fake(clock: Clock, key: str | bytes = SEALED_KEY, **options: t.Any) -> FakeGitHub:
+def sealed_fake(clock: FakeClock, key: str | bytes = SEALED_KEY, **options: t.Any) -> FakeGitHub:
     """One "worker process"'s fake: same users, client and key as its siblings."""
     return FakeGitHub(sealed=key, auto_approve=True, clock=clock, **options)
 
@@ -723,7 +707,7 @@ def tampered(value: str) -> str:
     return value[:index] + ("A" if value[index] != "A" else "B") + value[index + 1 :]
 
 
-def test_sealed_code_from_one_process_is_redeemed_in_another(clock: Clock) -> None:
+def test_sealed_code_from_one_process_is_redeemed_in_another(clock: FakeClock) -> None:
     fake_a, fake_b = sealed_fake(clock), sealed_fake(clock)
     with session_for(fake_a) as http_a, session_for(fake_b) as http_b:
         verifier, challenge = verifier_and_challenge()
@@ -759,7 +743,7 @@ def test_sealed_code_from_one_process_is_redeemed_in_another(clock: Clock) -> No
         )
 
 
-def test_sealed_refresh_token_from_one_process_works_in_another(clock: Clock) -> None:
+def test_sealed_refresh_token_from_one_process_works_in_another(clock: FakeClock) -> None:
     fake_a, fake_b = sealed_fake(clock, expiring_tokens=True), sealed_fake(clock, expiring_tokens=True)
     with session_for(fake_a) as http_a, session_for(fake_b) as http_b:
         first = redeem(http_a, auto_approve(http_a, scope="repo gist"))
@@ -788,7 +772,7 @@ def test_sealed_refresh_token_from_one_process_works_in_another(clock: Clock) ->
         assert refresh(http_b, first["refresh_token"]) == token_error("bad_refresh_token")
 
 
-def test_sealed_code_is_single_use_per_process(clock: Clock) -> None:
+def test_sealed_code_is_single_use_per_process(clock: FakeClock) -> None:
     fake_a, fake_b = sealed_fake(clock), sealed_fake(clock)
     with session_for(fake_a) as http_a, session_for(fake_b) as http_b:
         code = auto_approve(http_a)
@@ -805,7 +789,7 @@ def test_sealed_code_is_single_use_per_process(clock: Clock) -> None:
         assert redeem(http_a, local) == token_error("bad_verification_code")
 
 
-def test_sealed_revocation_is_per_process(clock: Clock) -> None:
+def test_sealed_revocation_is_per_process(clock: FakeClock) -> None:
     fake_a, fake_b = sealed_fake(clock), sealed_fake(clock)
     with session_for(fake_a) as http_a, session_for(fake_b) as http_b:
         token = redeem(http_a, auto_approve(http_a))["access_token"]
@@ -822,7 +806,7 @@ def test_sealed_revocation_is_per_process(clock: Clock) -> None:
         assert api(http_a, "/user", issued).json()["login"] == "hubot"
 
 
-def test_sealed_values_need_the_same_key_and_must_be_intact(clock: Clock) -> None:
+def test_sealed_values_need_the_same_key_and_must_be_intact(clock: FakeClock) -> None:
     fake_a, fake_b = sealed_fake(clock), sealed_fake(clock)
     stranger = sealed_fake(clock, key=b"another-key-for-another-fake-0123456789")
     in_memory = FakeGitHub(auto_approve=True, clock=clock)
@@ -856,7 +840,7 @@ def test_sealed_values_need_the_same_key_and_must_be_intact(clock: Clock) -> Non
         assert redeem(http_b, token[4:]) == token_error("bad_verification_code")
 
 
-def test_sealed_code_expires_after_ten_minutes(clock: Clock) -> None:
+def test_sealed_code_expires_after_ten_minutes(clock: FakeClock) -> None:
     fake_a, fake_b = sealed_fake(clock), sealed_fake(clock)
     with session_for(fake_a) as http_a, session_for(fake_b) as http_b:
         early, late = auto_approve(http_a), auto_approve(http_a)
@@ -876,7 +860,7 @@ def test_sealed_key_must_be_long_enough(key: str | bytes) -> None:
 
 
 def test_middleware_login_across_two_sealed_fakes(
-    clock: Clock, make_middleware: t.Callable[..., OAuthMiddleware]
+    clock: FakeClock, make_middleware: t.Callable[..., OAuthMiddleware]
 ) -> None:
     """The gunicorn case: the browser meets worker A's fake, the callback runs in worker B."""
     fake_a, fake_b = sealed_fake(clock), sealed_fake(clock)

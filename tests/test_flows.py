@@ -165,6 +165,7 @@ def test_anonymous_requests_pass_through_untouched(testapp: webtest.TestApp) -> 
         "remote_user": None,
         "user": None,
         "token": None,
+        "groups": None,
         "cookie": 'theme="dark"',
         "identity_headers": {},
     }

@@ -22,7 +22,7 @@ import requests
 import requests.adapters
 import webob
 import webtest
-from conftest import HTTPS, SECRET_KEY, FakeClock, GitHubMock, example, log_in
+from conftest import HTTPS, SECRET_KEY, FakeClock, GitHubMock, downstream, example, log_in
 
 from oauth_middleware import OAuthMiddleware
 from oauth_middleware.renewal import RETRY_AFTER
@@ -37,18 +37,7 @@ DAY = 24 * 3600
 TOKEN_PATH = "/login/oauth/access_token"
 
 
-def echo(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]) -> list[bytes]:
-    """The wrapped app: echoes the identity it was given."""
-    body = json.dumps(
-        {
-            "remote_user": environ.get("REMOTE_USER"),
-            "user": environ.get("oauth_middleware.user"),
-            "token": environ.get("oauth_middleware.token"),
-            "groups": environ.get("oauth_middleware.groups"),
-        }
-    ).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+echo = downstream  # the shared echo app: identity, token and memberships as JSON
 
 
 @dataclasses.dataclass
