@@ -26,6 +26,7 @@ import warnings
 
 from flask import Flask, jsonify, render_template_string, request
 from markupsafe import Markup
+from werkzeug.serving import WSGIRequestHandler
 
 from oauth_middleware import GitHub, OAuthMiddleware
 from oauth_middleware.testing import FakeGitHub, FakeUser, mount_under
@@ -191,11 +192,23 @@ app = create_app()
 application: WSGIApplication = app
 
 
+class PathOnlyRequestHandler(WSGIRequestHandler):
+    """The development server's access log, without query strings: the callback's carries the
+    authorization code and the state, which have no place in a log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = getattr(self, "path", None)
+        if isinstance(path, str):
+            self.path = path.split("?", 1)[0]  # werkzeug builds the line from self.path
+        self.requestline = self.requestline.split("?", 1)[0]  # used when the request was malformed
+        super().log_request(code, size)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("PORT", "5000"))
     print(" * oauth-middleware demo on http://127.0.0.1:%d/ (Ctrl+C to stop)" % port, flush=True)
-    app.run(host="127.0.0.1", port=port, threaded=True)
+    app.run(host="127.0.0.1", port=port, threaded=True, request_handler=PathOnlyRequestHandler)
 
 
 if __name__ == "__main__":
