@@ -529,6 +529,8 @@ def test_own_responses_carry_security_headers(testapp: webtest.TestApp, github: 
         assert response.headers["Cache-Control"] == "no-store"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
 def test_code_challenge_is_s256_of_the_verifier_sent(testapp: webtest.TestApp, github: GitHubMock) -> None:

@@ -108,3 +108,11 @@ def test_mount_under_routes_a_prefix() -> None:
     assert testapp.get("/fake").text == "/fake|"
     assert testapp.get("/fakeness").text == "outer"
     assert testapp.get("/").text == "outer"
+
+
+def test_login_as_with_groups_as_the_readme_shows() -> None:
+    app = make_flask_app()
+    app.route("/groups")(lambda: {"groups": flask.request.environ["oauth_middleware.groups"]})
+    testapp = webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https"})
+    login_as(testapp, "hubot", groups=["octo-org", "octo-org/ops"])
+    assert testapp.get("/groups").json == {"groups": ["octo-org", "octo-org/ops"]}
