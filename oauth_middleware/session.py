@@ -219,10 +219,6 @@ class SessionCookie:
                 del self._cache[next(iter(self._cache))]
             self._cache[value] = entry
 
-    def forget(self, value: str) -> None:
-        """Drop one cookie value from the cache."""
-        self._cache.pop(value, None)
-
     # -- writing ---------------------------------------------------------------------------------
 
     def dump(self, session: Session, *, secure: bool, present: t.Container[str] = ()) -> list[tuple[str, str]]:
