@@ -12,6 +12,10 @@ import typing as t
 from . import config
 from .errors import ConfigurationError
 
+#: Most memberships kept in a session (GitHub users can be in hundreds of orgs and teams; the
+#: cookie must stay small). Those named in the allow-lists are kept first.
+MAX_GROUPS = 100
+
 
 @dataclasses.dataclass(frozen=True)
 class AccessPolicy:
@@ -58,6 +62,13 @@ class AccessPolicy:
     def needs_groups(self) -> bool:
         """True when admission depends on org or team memberships (which need ``read:org``)."""
         return bool(self.orgs or self.teams)
+
+    def keep(self, groups: t.Iterable[str]) -> list[str]:
+        """The memberships to keep in the session: those the allow-lists name first, then the
+        others, at most :data:`MAX_GROUPS`, without duplicates."""
+        unique = list(dict.fromkeys(groups))
+        named = [g for g in unique if g.lower() in self.orgs or g.lower() in self.teams]
+        return (named + [g for g in unique if g not in named])[:MAX_GROUPS]
 
     def admits(self, username: str, groups: t.Iterable[str]) -> bool:
         """Whether ``username`` with these memberships (``"org"``, ``"org/team"``) may come in."""

@@ -470,7 +470,7 @@ class OAuthMiddleware:
             )
             user = self.client.fetch_profile(token)
             username = user[self.provider.username_field]
-            groups = self.client.fetch_groups(token) if self.policy.needs_groups else []
+            groups = self.policy.keep(self.client.fetch_groups(token)) if self.policy.needs_groups else []
             if not self.policy.admits(username, groups):
                 log.warning("%s logged in at %s but is not in the allow-lists", username, self.provider.name)
                 raise NotAllowed(NOT_ALLOWED_HELP % username)

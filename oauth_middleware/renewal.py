@@ -110,7 +110,7 @@ class Renewals:
                 log.info("refreshed the token of %s", session.username)
             if lifetimes.revalidate_after is not None and now >= session.checked_at + lifetimes.revalidate_after:
                 user = self.client.fetch_profile(session.token)
-                groups = self.client.fetch_groups(session.token) if self.policy.needs_groups else []
+                groups = self.policy.keep(self.client.fetch_groups(session.token)) if self.policy.needs_groups else []
                 username = user.get(self.client.provider.username_field)
                 if username != session.username:
                     log.info("%s was renamed at GitHub; ending the session so they log in again", session.username)

@@ -20,6 +20,7 @@ import webtest
 from conftest import HTTPS, SECRET_KEY, FakeClock, GitHubMock, downstream, log_in, start_login
 
 from oauth_middleware import ConfigurationError, GitHub, OAuthMiddleware, Provider
+from oauth_middleware.access import MAX_GROUPS
 from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -210,7 +211,8 @@ def test_membership_on_the_third_page_of_orgs_is_found(make_site: t.Any) -> None
     assert session_set(site.log_in())
     body = site.whoami()
     assert body["remote_user"] == "many"
-    assert body["groups"] == orgs  # all 250, in GitHub's order
+    # found on page 3; the session keeps the allowed one first, then others up to MAX_GROUPS
+    assert body["groups"][0] == "octo-org" and body["groups"][1:] == orgs[: MAX_GROUPS - 1]
     assert site.recorder.paths().count("/api/v3/user/orgs") == 3  # pages of 100 via Link: rel="next"
 
 
@@ -516,3 +518,16 @@ def test_identity_is_absent_for_anonymous_requests(make_site: t.Any) -> None:
     identity = {key: body[key] for key in ("remote_user", "user", "token", "groups")}
     assert identity == {"remote_user": None, "user": None, "token": None, "groups": None}
     assert body["identity_headers"] == {}
+
+
+def test_memberships_kept_are_bounded_with_the_allowed_ones_first() -> None:
+    """A user in hundreds of orgs still gets a small session; the allowed membership survives."""
+    from oauth_middleware.access import AccessPolicy
+
+    policy = AccessPolicy.build(allowed_orgs=["Octo-Org"], allowed_teams=["octo-org/ops"])
+    groups = ["org%d" % i for i in range(300)] + ["octo-org", "octo-org/ops", "org1"]
+    kept = policy.keep(groups)
+    assert len(kept) == MAX_GROUPS
+    assert kept[:2] == ["octo-org", "octo-org/ops"]
+    assert len(set(kept)) == len(kept)
+    assert policy.admits("someone", kept)
