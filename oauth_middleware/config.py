@@ -64,9 +64,15 @@ def path(option: str, value: object) -> str:
     """A path option: starts with ``/``, no trailing slash, no query, fragment or whitespace."""
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
         raise ConfigurationError("%s must be a path starting with a single '/', got %r" % (option, value))
-    if any(c in value for c in "?#\\ \t\r\n") or "/./" in value + "/" or "/../" in value + "/":
+    if (
+        not (value.isascii() and value.isprintable())
+        or any(c in value for c in "?#%\\ \"'<>;")
+        or "/./" in value + "/"
+        or "/../" in value + "/"
+    ):
         raise ConfigurationError(
-            "%s must be a plain path (no '?', '#', '\\', dot segments or spaces), got %r" % (option, value)
+            "%s must be a plain ASCII path (no '?', '#', '%%', '\\', quotes, '<', '>', ';', "
+            "dot segments or spaces), got %r" % (option, value)
         )
     return value.rstrip("/") or "/"
 
@@ -106,8 +112,8 @@ def scope(value: object) -> tuple[str, ...]:
 
 
 def positive_number(option: str, value: object, *, unit: str = "seconds") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError("%s must be a positive number of %s, got %r" % (option, unit, value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 86400:
+        raise ConfigurationError("%s must be a positive number of %s below a day, got %r" % (option, unit, value))
     return float(value)
 
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import threading
 import typing as t
@@ -30,6 +31,7 @@ MAX_FLOWS = 5
 FLOW_INFIX = ".flow."
 #: Most consumed states remembered per process (each for FLOW_TTL seconds).
 MAX_CONSUMED = 50_000
+_HASH = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +45,8 @@ class Flow:
     :param created_at: when the login started, seconds since the epoch.
     """
 
-    state: str
-    verifier: str
+    state: str = dataclasses.field(repr=False)
+    verifier: str = dataclasses.field(repr=False)
     next_url: str
     redirect_uri: str
     created_at: float
@@ -151,13 +153,17 @@ class FlowCookies:
             return None
         return flow
 
+    def is_flow_name(self, name: str, *, secure: bool) -> bool:
+        """True for names this class writes (``[__Host-]NAME.flow.<16 hex>``) for this scheme."""
+        prefix = ("__Host-" if secure else "") + self.prefix
+        return name.startswith(prefix) and _HASH.fullmatch(name[len(prefix) :]) is not None
+
     def evictions(self, cookies: t.Mapping[str, str], *, secure: bool) -> list[tuple[str, str]]:
         """Deletions that make room for one more flow: invalid ones, then the oldest, beyond the cap."""
-        prefix = ("__Host-" if secure else "") + self.prefix
         live: list[tuple[float, str]] = []
         headers = []
         for name, value in cookies.items():
-            if not name.startswith(prefix):
+            if not self.is_flow_name(name, secure=secure):
                 continue
             flow = self._open(name, value)
             if flow is None:

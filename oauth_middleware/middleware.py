@@ -36,7 +36,7 @@ from .errors import (
     html_page,
     render_error,
 )
-from .flow import FLOW_INFIX, Flow, FlowCookies
+from .flow import Flow, FlowCookies
 from .oauth import OAuthClient, make_http_session
 from .providers import GitHub, Provider
 from .redirects import safe_next
@@ -183,6 +183,9 @@ class OAuthMiddleware:
         self.client_secret = config.require_text(
             "client_secret", client_secret, hint="generate one in your GitHub OAuth app's settings"
         )
+        for option, text in (("client_id", self.client_id), ("client_secret", self.client_secret)):
+            if not (text.isascii() and text.isprintable()):
+                raise ConfigurationError("%s must be printable ASCII, as GitHub issues it" % option)
         self.secret_keys = config.secret_keys(secret_key)
         self.provider = config.provider(
             GitHub() if provider is None else provider, allow_insecure_http=self.allow_insecure_http
@@ -207,7 +210,7 @@ class OAuthMiddleware:
         else:
             self.require_login = config.path_prefixes("require_login", require_login)
         self.public_paths = config.path_prefixes("public_paths", public_paths)
-        if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0:
+        if isinstance(max_age, bool) or not isinstance(max_age, int) or not 0 < max_age <= 400 * 24 * 3600:
             raise ConfigurationError("max_age must be a positive whole number of seconds, got %r" % (max_age,))
         self.max_age = max_age
         if revalidate_after == "auto":
@@ -513,7 +516,7 @@ class OAuthMiddleware:
         headers += [
             set_cookie(name, None, max_age=0, secure=secure)
             for name in cookies
-            if FLOW_INFIX in name and self._is_own_cookie(name)
+            if self.flows.is_flow_name(name, secure=secure)
         ]
         log.info("logged out")
         status, own, body = _redirect("303 See Other", next_url)
@@ -525,7 +528,7 @@ class OAuthMiddleware:
             return
         try:
             self.client.revoke(loaded.session.token["access_token"])
-        except OAuthMiddlewareError:
+        except Exception:  # documented: a failure is logged and never blocks the logout
             log.warning("could not revoke the token of %s at GitHub; logged out locally", loaded.session.username)
         else:
             log.info("revoked the token of %s at GitHub", loaded.session.username)
@@ -566,6 +569,8 @@ class _PrefixSet:
 
 def _quoted(wsgi_path: str) -> str:
     """Percent-encode a WSGI path (a latin-1 decoded byte string) for use in a URL."""
+    if wsgi_path.startswith("//"):
+        wsgi_path = "/" + wsgi_path.lstrip("/")  # never a protocol-relative "//host" URL
     return quote(wsgi_path.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=~")
 
 

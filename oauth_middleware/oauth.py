@@ -26,6 +26,7 @@ import typing as t
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
+import urllib3
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
@@ -84,13 +85,13 @@ def _provider_call() -> t.Iterator[None]:
     try:
         yield
     # requests' exceptions carry the request, and so the body with the code: never chain them
-    except requests.Timeout:
+    except (requests.Timeout, urllib3.exceptions.TimeoutError):
         log.warning("GitHub did not answer in time")
         raise ProviderTimeout() from None
-    except requests.ConnectionError:
+    except (requests.ConnectionError, urllib3.exceptions.ProtocolError):
         log.warning("GitHub could not be reached")
         raise ProviderError("GitHub could not be reached. Please try again in a moment.") from None
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         log.warning("request to GitHub failed: %s", type(exc).__name__)
         raise ProviderError() from None
     finally:
@@ -256,7 +257,7 @@ class OAuthClient:
                 token = granted
             except OAuth2Error as exc:
                 raise ProviderError("GitHub refused the token request (%s)." % _safe_code(exc.error)) from None
-            except ValueError:
+            except (ValueError, TypeError, OverflowError):
                 raise ProviderError("GitHub answered the token request with something unreadable.") from None
         return _clean_token(dict(token), now=now)
 
@@ -447,7 +448,9 @@ def api_request(
         if status in (403, 429) and (
             response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
         ):
-            retry = response.headers.get("retry-after") or _seconds_until(response.headers.get("x-ratelimit-reset"))
+            retry = response.headers.get("retry-after", "").strip()
+            if not (retry.isascii() and retry.isdigit() and len(retry) <= 6):
+                retry = _seconds_until(response.headers.get("x-ratelimit-reset"))
             log.warning("GitHub API rate limit reached (%s %s)", status, path)
             raise ProviderError(
                 "GitHub's API rate limit was reached. Please try again later.",

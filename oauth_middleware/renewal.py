@@ -76,18 +76,21 @@ class Renewals:
         with self._guard:
             lock = self._locks.setdefault(value, threading.Lock())
         with lock:  # the losers of a race wait here, then take the winner's result
-            done = self._result(value, now)
-            if done is not None:
-                return done
-            if self._retry_at.get(value, 0.0) > now:
-                return Outcome(session)  # the winner found the provider down: do not call it again
-            outcome = self._renew(session, value, now)
-            with self._guard:
-                # an outage's stand-in result is not remembered, so the renewal is retried once
-                # RETRY_AFTER has passed rather than only when RESULT_TTL has
-                if outcome.changed or outcome.session is None or self._retry_at.get(value, 0.0) <= now:
-                    _bounded_put(self._results, value, (now, outcome))
-                self._locks.pop(value, None)
+            try:
+                done = self._result(value, now)
+                if done is not None:
+                    return done
+                if self._retry_at.get(value, 0.0) > now:
+                    return Outcome(session)  # the winner found the provider down: do not call it again
+                outcome = self._renew(session, value, now)
+                with self._guard:
+                    # an outage's stand-in result is not remembered, so the renewal is retried once
+                    # RETRY_AFTER has passed rather than only when RESULT_TTL has
+                    if outcome.changed or outcome.session is None or self._retry_at.get(value, 0.0) <= now:
+                        _bounded_put(self._results, value, (now, outcome))
+            finally:
+                with self._guard:
+                    self._locks.pop(value, None)
         return outcome
 
     def _result(self, value: str, now: float) -> Outcome | None:
@@ -128,7 +131,11 @@ class Renewals:
             log.warning("could not renew the session of %s (GitHub unavailable); retrying later", session.username)
             with self._guard:
                 _bounded_put(self._retry_at, value, now + RETRY_AFTER)
-            return Outcome(session, changed=changed)
+        except Exception:
+            log.exception("unexpected error renewing the session of %s; retrying later", session.username)
+            with self._guard:
+                _bounded_put(self._retry_at, value, now + RETRY_AFTER)
+        # activity is recorded even when GitHub is down: an outage must not end active sessions
         if lifetimes.idle_timeout is not None and now >= session.seen_at + lifetimes.idle_timeout / 4:
             session = dataclasses.replace(session, seen_at=now)
             changed = True

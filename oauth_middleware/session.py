@@ -45,7 +45,7 @@ class Session:
     """
 
     user: dict[str, t.Any]
-    token: dict[str, t.Any]
+    token: dict[str, t.Any] = dataclasses.field(repr=False)
     issued_at: float
     username: str
     seen_at: float
@@ -92,7 +92,7 @@ class Session:
     def environ_token(self) -> dict[str, t.Any]:
         """The token as the app sees it: without the refresh token, which only the middleware
         may use (GitHub's refresh tokens are single use). A fresh dict on every call."""
-        return dict(self._app_token)
+        return {k: list(v) if isinstance(v, list) else v for k, v in self._app_token.items()}
 
     @functools.cached_property
     def _app_token(self) -> dict[str, t.Any]:
@@ -141,6 +141,9 @@ class Loaded(t.NamedTuple):
     session: Session
     value: str
     due_at: float
+
+    def __repr__(self) -> str:
+        return "Loaded(session=%r, due_at=%r)" % (self.session, self.due_at)
 
 
 class SessionCookie:
