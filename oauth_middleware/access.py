@@ -27,11 +27,14 @@ class AccessPolicy:
         policy.admits("octocat", ["octo-org"])  # True
 
     :param users: allowed logins.
+    :param user_ids: allowed numeric account ids (they never change; a login can be renamed and
+        then registered by someone else).
     :param orgs: allowed organisation logins (membership, public or private).
     :param teams: allowed teams as ``"org/team-slug"``.
     """
 
     users: frozenset[str] = frozenset()
+    user_ids: frozenset[int] = frozenset()
     orgs: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
 
@@ -39,24 +42,39 @@ class AccessPolicy:
     def build(
         cls,
         *,
-        allowed_users: t.Iterable[str] = (),
+        allowed_users: t.Iterable[str | int] = (),
         allowed_orgs: t.Iterable[str] = (),
         allowed_teams: t.Iterable[str] = (),
     ) -> AccessPolicy:
-        """Validate the options and build the policy (raises ConfigurationError)."""
-        users = _names("allowed_users", allowed_users)
+        """Validate the options and build the policy (raises ConfigurationError).
+
+        ``allowed_users`` takes logins (str) and numeric account ids (int).
+        """
+        if isinstance(allowed_users, (str, bytes)):
+            raise ConfigurationError("allowed_users must be a list of logins or ids, e.g. [%r]" % (allowed_users,))
+        try:
+            entries = list(allowed_users)
+        except TypeError:
+            raise ConfigurationError(
+                "allowed_users must be a list of logins or ids, got %r" % (allowed_users,)
+            ) from None
+        for entry in entries:
+            if isinstance(entry, bool) or (isinstance(entry, int) and entry <= 0):
+                raise ConfigurationError("allowed_users ids must be positive whole numbers, got %r" % (entry,))
+        user_ids = frozenset(e for e in entries if isinstance(e, int))
+        users = _names("allowed_users", [e for e in entries if not isinstance(e, int)])
         orgs = _names("allowed_orgs", allowed_orgs)
         teams = _names("allowed_teams", allowed_teams)
         for team in teams:
             org, _, slug = team.partition("/")
             if not org or not slug or "/" in slug:
                 raise ConfigurationError('allowed_teams entries must look like "org/team-slug", got %r' % team)
-        return cls(users=users, orgs=orgs, teams=teams)
+        return cls(users=users, user_ids=user_ids, orgs=orgs, teams=teams)
 
     @property
     def restricted(self) -> bool:
         """True when at least one list is configured."""
-        return bool(self.users or self.orgs or self.teams)
+        return bool(self.users or self.user_ids or self.orgs or self.teams)
 
     @property
     def needs_groups(self) -> bool:
@@ -70,11 +88,14 @@ class AccessPolicy:
         named = [g for g in unique if g.lower() in self.orgs or g.lower() in self.teams]
         return (named + [g for g in unique if g not in named])[:MAX_GROUPS]
 
-    def admits(self, username: str, groups: t.Iterable[str]) -> bool:
-        """Whether ``username`` with these memberships (``"org"``, ``"org/team"``) may come in."""
+    def admits(self, username: str, groups: t.Iterable[str], user_id: object = None) -> bool:
+        """Whether ``username`` (account ``user_id``) with these memberships (``"org"``,
+        ``"org/team"``) may come in."""
         if not self.restricted:
             return True
         if username.lower() in self.users:
+            return True
+        if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id in self.user_ids:
             return True
         for group in groups:
             name = group.lower()

@@ -55,6 +55,7 @@ IDENTITY_KEYS = (
     "oauth_middleware.user",
     "oauth_middleware.token",
     "oauth_middleware.groups",
+    "oauth_middleware.user_id",
     "HTTP_REMOTE_USER",
     "HTTP_X_REMOTE_USER",
     "HTTP_X_FORWARDED_USER",
@@ -87,6 +88,8 @@ class OAuthMiddleware:
 
     .. code-block:: python
 
+        import os
+
         from flask import Flask
         from oauth_middleware import OAuthMiddleware
 
@@ -113,7 +116,7 @@ class OAuthMiddleware:
         encrypts, **all** decrypt, so rotate by putting a new key in front (the MultiFernet order,
         the opposite of itsdangerous where the last one signs).
     :param provider: the OAuth provider; :func:`~oauth_middleware.GitHub` by default.
-    :param scope: scopes to request (tuple or space-separated string).
+    :param scope: scopes to request (a list, or a space- or comma-separated string).
     :param login_path: starts a login (``?next=/path`` says where to go afterwards).
     :param callback_path: the provider sends the browser back here.
     :param logout_path: ``POST`` logs out; ``GET`` shows a confirmation form.
@@ -130,7 +133,8 @@ class OAuthMiddleware:
         ``(connect, read)`` pair; used on every provider call.
     :param allow_insecure_http: permit ``http://`` URLs for the provider and the callback, for
         local development only.
-    :param allowed_users: GitHub logins admitted (case-insensitive).
+    :param allowed_users: GitHub logins (str, case-insensitive) or account ids (int, which never
+        change) admitted.
     :param allowed_orgs: organisations whose members are admitted; adds ``read:org`` to the scope.
     :param allowed_teams: teams (``"org/team-slug"``) whose members are admitted; adds ``read:org``.
         With no allow-list, every GitHub user is admitted; with several, matching any one is enough.
@@ -165,7 +169,7 @@ class OAuthMiddleware:
         secure: bool | None = None,  # None: follow the request's scheme
         timeout: float | tuple[float, float] = 10.0,  # below gunicorn's 30 s worker timeout
         allow_insecure_http: bool = False,  # http only when someone asks for it by name
-        allowed_users: t.Sequence[str] = (),
+        allowed_users: t.Sequence[str | int] = (),
         allowed_orgs: t.Sequence[str] = (),
         allowed_teams: t.Sequence[str] = (),
         revalidate_after: int | None | t.Literal["auto"] = "auto",  # 600 s with allow-lists
@@ -316,7 +320,8 @@ class OAuthMiddleware:
                 if session is None:
                     extra = self.sessions.clear(secure=secure, present=cookies)
                     if outcome.ended == "not_allowed":
-                        return render_error(environ, NotAllowed(headers=extra))(environ, start_response)
+                        refused = NotAllowed(NOT_ALLOWED_HELP % loaded.session.username, headers=extra)
+                        return render_error(environ, refused)(environ, start_response)
                 elif outcome.changed:
                     extra = self.sessions.dump(session, secure=secure, present=cookies)
         else:
@@ -327,6 +332,8 @@ class OAuthMiddleware:
             environ["oauth_middleware.user"] = dict(session.user)
             environ["oauth_middleware.token"] = session.environ_token()
             environ["oauth_middleware.groups"] = list(session.groups)
+            if session.user_id is not None:
+                environ["oauth_middleware.user_id"] = session.user_id
         elif self.require_login and self.is_protected(path):
             return self._challenge(environ, start_response, extra)
         if not extra:
@@ -474,7 +481,7 @@ class OAuthMiddleware:
             user = self.client.fetch_profile(token)
             username = user[self.provider.username_field]
             groups = self.policy.keep(self.client.fetch_groups(token)) if self.policy.needs_groups else []
-            if not self.policy.admits(username, groups):
+            if not self.policy.admits(username, groups, user.get("id")):
                 log.warning("%s logged in at %s but is not in the allow-lists", username, self.provider.name)
                 raise NotAllowed(NOT_ALLOWED_HELP % username)
         except OAuthMiddlewareError as exc:

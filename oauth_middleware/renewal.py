@@ -118,7 +118,7 @@ class Renewals:
                 if username != session.username:
                     log.info("%s was renamed at GitHub; ending the session so they log in again", session.username)
                     return Outcome(None, ended="revoked")
-                if not self.policy.admits(username, groups):
+                if not self.policy.admits(username, groups, user.get("id")):
                     log.warning("%s is no longer admitted; ending the session", session.username)
                     return Outcome(None, ended="not_allowed")
                 session = dataclasses.replace(session, user=user, groups=tuple(groups), checked_at=now)

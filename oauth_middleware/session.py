@@ -89,6 +89,13 @@ class Session:
             raise ValueError("malformed session")
         return cls(user, token, float(times[0]), name, float(times[1]), float(times[2]), tuple(groups))
 
+    @functools.cached_property
+    def user_id(self) -> str | None:
+        """The immutable numeric account id as text (``"583231"``), for ``REMOTE_USER``-style
+        consumers such as Django's ``RemoteUserMiddleware``; ``None`` if the profile has none."""
+        value = self.user.get("id")
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
     def environ_token(self) -> dict[str, t.Any]:
         """The token as the app sees it: without the refresh token, which only the middleware
         may use (GitHub's refresh tokens are single use). A fresh dict on every call."""
@@ -161,8 +168,9 @@ class SessionCookie:
         self.lifetimes = lifetimes
         self.max_age = lifetimes.max_age
         self.cache_size = cache_size
-        self._aad = name.encode("ascii")
-        self._cache: dict[str, tuple[Session, float, float]] = {}
+        # the full cookie name is authenticated: a value sealed as "__Host-NAME" never opens as "NAME"
+        self._aads = {secure: self.cookie_name(secure).encode("ascii") for secure in (True, False)}
+        self._cache: dict[str, tuple[Session, float, float, bool]] = {}
         self._cache_lock = threading.Lock()
 
     def cookie_name(self, secure: bool) -> str:
@@ -182,13 +190,13 @@ class SessionCookie:
             if value is None:
                 return None
         entry = self._cache.get(value)
-        if entry is None:
-            session = self._open(value)
+        if entry is None or entry[3] is not secure:
+            session = self._open(value, secure=secure)
             if session is None:
                 return None
-            entry = (session, self.lifetimes.ends_at(session), self.lifetimes.due_at(session))
+            entry = (session, self.lifetimes.ends_at(session), self.lifetimes.due_at(session), secure)
             self._remember(value, entry)
-        session, ends_at, due_at = entry
+        session, ends_at, due_at, _ = entry
         if not (session.issued_at - CLOCK_SKEW <= now < ends_at):
             self._cache.pop(value, None)
             return None
@@ -206,14 +214,14 @@ class SessionCookie:
             parts.append(part)
         return "".join(parts)
 
-    def _open(self, value: str) -> Session | None:
+    def _open(self, value: str, *, secure: bool) -> Session | None:
         try:
-            return Session.from_json(self.cipher.open(value, aad=self._aad))
+            return Session.from_json(self.cipher.open(value, aad=self._aads[secure]))
         except (InvalidValue, ValueError, KeyError, TypeError):
             log.debug("ignoring an invalid session cookie")
             return None
 
-    def _remember(self, value: str, entry: tuple[Session, float, float]) -> None:
+    def _remember(self, value: str, entry: tuple[Session, float, float, bool]) -> None:
         if not self.cache_size:
             return
         with self._cache_lock:
@@ -230,7 +238,7 @@ class SessionCookie:
         Stale chunks named in ``present`` (the request's cookie names) are deleted.
         """
         name = self.cookie_name(secure)
-        value = self.cipher.seal(session.to_json(), aad=self._aad)
+        value = self.cipher.seal(session.to_json(), aad=self._aads[secure])
         room = MAX_SET_COOKIE_BYTES - len(set_cookie(name + ".9", "", max_age=self.max_age, secure=secure)[1]) - 4
         chunks = [value[i : i + room] for i in range(0, len(value), room)]
         if len(chunks) > MAX_CHUNKS:

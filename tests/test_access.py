@@ -531,3 +531,35 @@ def test_memberships_kept_are_bounded_with_the_allowed_ones_first() -> None:
     assert kept[:2] == ["octo-org", "octo-org/ops"]
     assert len(set(kept)) == len(kept)
     assert policy.admits("someone", kept)
+
+
+def test_allowed_users_by_account_id_survives_a_login_taken_over(make_site: t.Any) -> None:
+    """Logins can be renamed and re-registered; the numeric id cannot. An id entry admits that
+    account only, whatever its login; another account that took the login is refused."""
+    site = make_site(allowed_users=[1])  # octocat's id
+    assert session_set(site.log_in("octocat"))
+    assert site.whoami()["remote_user"] == "octocat"
+    impostor = make_site(users=[FakeUser("octocat", 999, email="new@github.test")], allowed_users=[1])
+    impostor.log_in("octocat", status=403, headers=BROWSER)
+
+
+def test_the_account_id_is_in_the_environ_as_text(make_site: t.Any) -> None:
+    """``oauth_middleware.user_id``: for REMOTE_USER-style consumers (Django's RemoteUserMiddleware)."""
+
+    def user_id_app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [repr(environ.get("oauth_middleware.user_id")).encode()]
+
+    site = make_site()
+    site.middleware.app = user_id_app
+    assert site.app.get("/x", headers={"Oauth-Middleware-User-Id": "1"}).text == "None"  # never from a client
+    site.log_in("octocat")
+    assert site.app.get("/x").text == "'1'"
+
+
+@pytest.mark.parametrize("entry", [0, -3, True], ids=["zero", "negative", "bool"])
+def test_allowed_users_ids_must_be_positive_whole_numbers(entry: object) -> None:
+    from oauth_middleware.access import AccessPolicy
+
+    with pytest.raises(ConfigurationError, match="allowed_users"):
+        AccessPolicy.build(allowed_users=[entry])  # type: ignore[list-item]

@@ -273,7 +273,11 @@ def test_session_of_another_cookie_name_is_refused(make_app: t.Any, make_middlew
 
 
 def _seal_session_json(middleware: t.Any, payload: object) -> str:
-    return str(middleware.sessions.cipher.seal(json.dumps(payload).encode(), aad=middleware.sessions.name.encode()))
+    return str(
+        middleware.sessions.cipher.seal(
+            json.dumps(payload).encode(), aad=middleware.sessions.cookie_name(True).encode()
+        )
+    )
 
 
 _DROP = object()
@@ -312,7 +316,8 @@ GARBAGE: list[t.Any] = [
     pytest.param(lambda mw: _seal_session_json(mw, _valid_payload(n=7)), id="sealed-name-not-a-string"),
     pytest.param(lambda mw: _seal_session_json(mw, _valid_payload(v=2)), id="sealed-version-2"),
     pytest.param(
-        lambda mw: str(mw.sessions.cipher.seal(b"\xff\xfe not json", aad=mw.sessions.name.encode())), id="sealed-bytes"
+        lambda mw: str(mw.sessions.cipher.seal(b"\xff\xfe not json", aad=mw.sessions.cookie_name(True).encode())),
+        id="sealed-bytes",
     ),
     pytest.param(lambda mw: str(mw.sessions.cipher.seal(b"{}", aad=b"other")), id="sealed-other-name"),
 ]
@@ -416,7 +421,7 @@ def test_session_expires_after_max_age(make_app: t.Any, github: t.Any, clock: Fa
 def test_hand_sealed_session_issue_time(make_middleware: t.Any, clock: FakeClock, offset: int, accepted: bool) -> None:
     middleware = make_middleware()
     session = new_session({"login": "mallory", "id": 9}, username="mallory", now=clock() + offset)
-    value = middleware.sessions.cipher.seal(session.to_json(), aad=middleware.sessions.name.encode())
+    value = middleware.sessions.cipher.seal(session.to_json(), aad=middleware.sessions.cookie_name(True).encode())
     response = get_with_cookie(middleware, "%s=%s" % (SESSION, value))
     assert response.json["remote_user"] == ("mallory" if accepted else None)
     if not accepted:
@@ -685,3 +690,21 @@ def test_flow_cookie_does_not_reveal_state_or_verifier(clock: FakeClock) -> None
     assert flows.take(flow.state + "x", {name: value}, secure=True) == (None, None)
     clock.advance(FLOW_TTL + 1)
     assert flows.take(flow.state, {name: value}, secure=True) == (None, name)
+
+
+def test_the_full_cookie_name_is_authenticated(make_middleware: t.Any) -> None:
+    """A value sealed as ``__Host-oauth_session`` (https) is refused as ``oauth_session`` (http)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        middleware = make_middleware(allow_insecure_http=True)
+    from oauth_middleware.testing import session_cookie
+
+    sealed_for_https = session_cookie(middleware, "octocat", secure=True)["__Host-oauth_session"]
+    https = webtest.TestApp(middleware, extra_environ={"wsgi.url_scheme": "https"})
+    assert (
+        https.get("/", headers={"Cookie": "__Host-oauth_session=" + sealed_for_https}).json["remote_user"] == "octocat"
+    )
+    http = webtest.TestApp(middleware, extra_environ={"wsgi.url_scheme": "http"})
+    assert http.get("/", headers={"Cookie": "oauth_session=" + sealed_for_https}).json["remote_user"] is None

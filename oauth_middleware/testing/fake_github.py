@@ -445,7 +445,8 @@ class FakeGitHub:
                               client_secret=fake.client_secret, secret_key=...)
         fake.mount(app.http)  # https://github.test/... is now served in-process, no socket
 
-        location = webtest.TestApp(app).get("/auth/login").headers["Location"]
+        browser = webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https"})
+        location = browser.get("/auth/login").headers["Location"]
         callback = webtest.TestApp(fake).get(location[len(fake.base_url):]).headers["Location"]
         ...  # GET the callback on the app: one token call, one /user call
         assert fake.token_requests == 1 and fake.api_requests == 1
