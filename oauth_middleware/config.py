@@ -200,6 +200,25 @@ def optional_bool(option: str, value: object) -> bool | None:
     return value
 
 
+_HEADER_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9-]{0,99}\Z")
+
+
+def header_prefixes(option: str, value: object) -> tuple[str, ...]:
+    """Request header names or name prefixes (``X-Company-User``), as WSGI environ key prefixes
+    (``HTTP_X_COMPANY_USER``)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise ConfigurationError("%s must be a list of header names, e.g. ['X-Company-User'], got %r" % (option, value))
+    prefixes = []
+    for item in value:
+        if not isinstance(item, str) or not _HEADER_NAME.match(item):
+            raise ConfigurationError(
+                "%s holds %r: give plain header names of letters, digits and '-', such as "
+                "'X-Company-User' (a name also covers longer names it begins, like X-Company-User-Id)" % (option, item)
+            )
+        prefixes.append("HTTP_" + item.upper().replace("-", "_"))
+    return tuple(prefixes)
+
+
 # -- options from text: environment variables and PasteDeploy .ini files ------------------------
 
 #: Prefix of the middleware's environment variables (GitHub's client credentials excepted).

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import posixpath
 import re
 import time
 import typing as t
@@ -38,6 +37,7 @@ from .errors import (
 )
 from .flow import Flow, FlowCookies
 from .oauth import OAuthClient, make_http_session
+from .paths import PrefixSet, canonical_path, is_canonical, merge_slashes
 from .providers import GitHub, Provider
 from .redirects import safe_next
 from .renewal import Renewals
@@ -48,24 +48,39 @@ if t.TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: environ keys that only a valid session may set; removed from every request first, so a
-#: client (``Remote-User: admin``) or an upstream layer can never pass them off as identity.
+#: environ keys that only a valid session may set; removed from every request first, so an
+#: upstream layer can never pass them off as identity (every ``oauth_middleware.*`` key goes too).
 IDENTITY_KEYS = (
     "REMOTE_USER",
     "oauth_middleware.user",
     "oauth_middleware.token",
     "oauth_middleware.groups",
     "oauth_middleware.user_id",
-    "HTTP_REMOTE_USER",
-    "HTTP_X_REMOTE_USER",
-    "HTTP_X_FORWARDED_USER",
-    "HTTP_X_FORWARDED_EMAIL",
-    "HTTP_X_FORWARDED_PREFERRED_USERNAME",
-    "HTTP_X_AUTH_REQUEST_USER",
-    "HTTP_X_AUTH_REQUEST_EMAIL",
+)
+#: request headers through which auth proxies pass identity, as name prefixes (a prefix holds its
+#: whole family: ``Remote-`` is ``Remote-User``, ``Remote-Email``, ``Remote-Groups``...). They are
+#: removed from every request (HDR-1, HDR-4): behind this middleware only it vouches for a user.
+#: Add your own with ``strip_identity_headers``.
+IDENTITY_HEADERS = (
+    "X-Forwarded-User",  # oauth2-proxy: -User, -Username... and the rest below
+    "X-Forwarded-Email",
+    "X-Forwarded-Groups",
+    "X-Forwarded-Access-Token",
+    "X-Forwarded-Preferred-Username",
+    "X-Auth-Request-",  # oauth2-proxy's auth_request mode
+    "Remote-",  # Authelia, Authentik, Apache's REMOTE_USER as a header
+    "X-Remote-",
+    "X-WEBAUTH-",  # Grafana's auth proxy convention
+    "X-Pomerium-Claim-",
+    "X-Pomerium-Jwt-Assertion",
+    "Cf-Access-",  # Cloudflare Access
+    "X-Goog-Authenticated-User-",  # Google IAP
+    "X-Goog-Iap-Jwt-Assertion",
+    "X-Ms-Client-Principal",  # Azure App Service authentication
 )
 _HOST_RE = re.compile(r"\A(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
 _MAX_FORM_BYTES = 16 * 1024
+_QUERY_SAFE = "=&;%+:@/,!$'()*~"  # a query string re-quoted for a Location header: CR, LF, space escaped
 _CACHE_HEADERS = ("cache-control", "expires", "pragma")
 NOT_ALLOWED_HELP = (
     "You are logged in to GitHub as %s, but that account is not allowed to use this application. "
@@ -144,6 +159,9 @@ class OAuthMiddleware:
     :param idle_timeout: seconds without a request after which the session ends; ``None``: never.
     :param revoke_on_logout: also delete the token at GitHub on logout (failures are logged and
         never block the logout).
+    :param strip_identity_headers: more request header names to remove from every request, in
+        addition to the families auth proxies use (:data:`IDENTITY_HEADERS`: ``X-Forwarded-User``,
+        ``X-Auth-Request-*``, ``Remote-*``, ...); a name also removes longer names it begins.
     :param clock: returns the current time in seconds; tests inject a fake one.
 
     .. versionadded:: 1.0
@@ -175,6 +193,7 @@ class OAuthMiddleware:
         revalidate_after: int | None | t.Literal["auto"] = "auto",  # 600 s with allow-lists
         idle_timeout: int | None = None,  # off: a login lasts max_age, like most GitHub logins
         revoke_on_logout: bool = False,
+        strip_identity_headers: t.Sequence[str] = (),  # added to IDENTITY_HEADERS, never replacing them
         clock: t.Callable[[], float] = time.time,
     ) -> None:
         if not callable(app):
@@ -225,6 +244,17 @@ class OAuthMiddleware:
         self.revoke_on_logout = bool(revoke_on_logout)
         self.cookie_name = config.cookie_name(cookie_name)
         self.secure = config.optional_bool("secure", secure)
+        if self.secure is None and self.redirect_uri is not None and self.redirect_uri.startswith("https://"):
+            # an https callback means the site is served over https, whatever scheme a proxy the
+            # server does not trust reports: cookies stay Secure (and __Host-) unless secure=False
+            self.secure = True
+        self.strip_identity_headers = config.header_prefixes("strip_identity_headers", strip_identity_headers)
+        self._strip_prefixes = (
+            *IDENTITY_KEYS,
+            "oauth_middleware.",
+            *config.header_prefixes("IDENTITY_HEADERS", IDENTITY_HEADERS),
+            *self.strip_identity_headers,
+        )
         self.timeout = config.timeout(timeout)
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning seconds, like time.time")
@@ -258,8 +288,8 @@ class OAuthMiddleware:
             self.callback_path: self._callback,
             self.logout_path: self._logout,
         }
-        self._public = _PrefixSet(self.public_paths)
-        self._protected = _PrefixSet(("/",) if self.require_login is True else self.require_login or ())
+        self._public = PrefixSet(self.public_paths)
+        self._protected = PrefixSet(("/",) if self.require_login is True else self.require_login or ())
 
     @classmethod
     def from_env(
@@ -286,9 +316,12 @@ class OAuthMiddleware:
     # -- the request path ------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-        for key in IDENTITY_KEYS:
-            environ.pop(key, None)
+        prefixes = self._strip_prefixes
+        for key in [key for key in environ if key.startswith(prefixes)]:
+            del environ[key]
         path = environ.get("PATH_INFO") or "/"
+        if not is_canonical(path):
+            return self._to_canonical(environ, start_response, path)
         handler = self._routes.get(path)
         if handler is not None:
             return self._respond(handler, environ, start_response)
@@ -346,21 +379,43 @@ class OAuthMiddleware:
 
         return self.app(environ, start_with_cookies)
 
-    def _is_own_cookie(self, name: str) -> bool:
-        if name.startswith("__Host-"):
-            name = name[7:]
-        return name == self.cookie_name or name.startswith(self.cookie_name + ".")
-
     def _is_secure(self, environ: WSGIEnvironment) -> bool:
         return self.secure if self.secure is not None else environ.get("wsgi.url_scheme") == "https"
 
     def is_protected(self, path: str) -> bool:
-        """True if an anonymous request for ``path`` (relative to SCRIPT_NAME) must log in."""
-        if "/." in path or "//" in path:
-            # "/static/../admin" is "/admin", not under "/static"; "//admin" is "/admin" too (normpath
-            # keeps exactly two leading slashes, which apps and proxies merge into one)
-            path = "/" + posixpath.normpath(path).lstrip("/")
-        return path in self._protected and path not in self._public
+        """True if an anonymous request for ``path`` (``PATH_INFO``, relative to SCRIPT_NAME) must
+        log in: when the path is protected as sent, or once its ``//`` runs are merged (routers
+        differ on empty segments, so either reading counts). A path with dot segments is judged
+        by its canonical form; the middleware never passes such a path to the app (PATH-1).
+        """
+        if not is_canonical(path):
+            path = canonical_path(path)
+        if path in self._protected and path not in self._public:
+            return True
+        if "//" in path:
+            merged = merge_slashes(path)
+            return merged in self._protected and merged not in self._public
+        return False
+
+    def _to_canonical(self, environ: WSGIEnvironment, start_response: StartResponse, path: str) -> t.Iterable[bytes]:
+        """A path with dot segments or without its leading ``/``: routers would read it in
+        different ways, so the app never gets it (PATH-1, PATH-3). GET and HEAD are redirected to
+        the canonical spelling (308 keeps the method), anything else is refused with 400."""
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            log.info("refused a %s request for a path with dot segments", _printable(environ.get("REQUEST_METHOD", "")))
+            refused = BadRequest(
+                "The request path has '.' or '..' segments or lacks its leading '/'. Send the path in its "
+                "canonical form."
+            )
+            return render_error(environ, refused)(environ, start_response)
+        script = environ.get("SCRIPT_NAME", "").rstrip("/")
+        location = _quoted(script + canonical_path(path))
+        query = environ.get("QUERY_STRING", "")
+        if query:
+            location += "?" + quote(query, safe=_QUERY_SAFE)
+        status, headers, body = _redirect("308 Permanent Redirect", location)
+        start_response(status, headers)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     def _challenge(
         self, environ: WSGIEnvironment, start_response: StartResponse, headers: Headers
@@ -369,7 +424,7 @@ class OAuthMiddleware:
         here = script + _quoted(environ.get("PATH_INFO", ""))
         query = environ.get("QUERY_STRING", "")
         if query:
-            here += "?" + quote(query, safe="=&;%+:@/,!$'()*~")
+            here += "?" + quote(query, safe=_QUERY_SAFE)
         login_url = script + self.login_path + "?next=" + quote(here, safe="/")
         if _is_browser_navigation(environ):
             status, own_headers, body = _redirect("302 Found", login_url)
@@ -558,20 +613,6 @@ class OAuthMiddleware:
         except ValueError:
             return True
         return origin == "null" or netloc not in allowed
-
-
-class _PrefixSet:
-    """Path prefixes matched on segment boundaries: ``/admin`` holds ``/admin`` and ``/admin/x``,
-    not ``/administrator``. Built once; a lookup is a set probe and one ``startswith``."""
-
-    def __init__(self, prefixes: t.Iterable[str]) -> None:
-        prefixes = tuple(prefixes)
-        self.everything = "/" in prefixes
-        self.exact = frozenset(prefixes)
-        self.parents = tuple(p + "/" for p in prefixes)
-
-    def __contains__(self, path: object) -> bool:
-        return isinstance(path, str) and (self.everything or path in self.exact or path.startswith(self.parents))
 
 
 def _quoted(wsgi_path: str) -> str:

@@ -24,7 +24,7 @@ import socket
 import string
 import time
 import typing as t
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import pytest
 import requests
@@ -51,8 +51,9 @@ from urllib3.response import HTTPResponse
 
 from oauth_middleware import GitHub, OAuthMiddleware
 from oauth_middleware.flow import Flow
-from oauth_middleware.middleware import IDENTITY_KEYS
+from oauth_middleware.middleware import IDENTITY_HEADERS
 from oauth_middleware.oauth import MAX_BODY_BYTES
+from oauth_middleware.paths import canonical_path, is_canonical, merge_slashes
 from oauth_middleware.redirects import safe_next
 from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter, login_as, session_cookie
 
@@ -228,9 +229,8 @@ def check_downstream(seen: dict[str, t.Any], *, user: str | None) -> None:
     else:
         assert {"oauth_middleware.user", "oauth_middleware.token"} <= ours
         assert seen["oauth_middleware.user"]["login"] == user
-    for key in IDENTITY_KEYS:
-        if key.startswith("HTTP_"):
-            assert key not in seen, key
+    families = tuple("HTTP_" + name.upper().replace("-", "_") for name in IDENTITY_HEADERS)
+    assert not [key for key in seen if key.startswith(families)]
     for part in seen.get("HTTP_COOKIE", "").split(";"):
         name = part.partition("=")[0].strip()
         assert not name.removeprefix("__Host-").startswith(("oauth_session.", "oauth_session=")), name
@@ -560,12 +560,26 @@ def test_anonymous_pass_through_carries_no_identity(
     if recorder.seen:
         assert answer.status == 200
         check_downstream(recorder.seen[0], user=None)
+        assert is_canonical(recorder.seen[0]["PATH_INFO"])  # PATH-1: the app routes only canonical paths
         if cookies is not None and SESSION in cookies:
             assert all(value == "" for value in answer.set_cookies().values())  # bad cookies are cleared
+    elif not is_canonical(path):
+        check_not_canonical(answer, path, method)
     else:
         assert answer.status in (302, 401)
         if answer.status == 302:
             assert (answer.header("Location") or "").startswith("/auth/login?next=/")
+
+
+def check_not_canonical(answer: Answer, path: str, method: str) -> None:
+    """A path with dot segments (or no leading slash) is redirected to its canonical form or refused."""
+    if method in ("GET", "HEAD"):
+        assert answer.status == 308
+        location = answer.header("Location") or ""
+        assert location.split("?")[0] == quote(canonical_path(path).encode("latin-1"), safe="/:@!$&'()*+,;=~")
+        assert not location.startswith("//")
+    else:
+        assert answer.status == 400
 
 
 @BOUNDED
@@ -588,6 +602,10 @@ def test_authenticated_pass_through_carries_only_the_session_identity(
     header = "; ".join(x for x in (cookie_header(jar), cookies) if x)
     answer = call(middleware, environ_for(path, method=method, headers=dict(headers, Cookie=header)))
     check_answer(answer, secrets=tuple(jar.values()))
+    if not is_canonical(path):
+        assert recorder.seen == []
+        check_not_canonical(answer, path, method)
+        return
     assert answer.status == 200
     [seen] = recorder.seen
     check_downstream(seen, user=user)
@@ -595,40 +613,45 @@ def test_authenticated_pass_through_carries_only_the_session_identity(
     assert all(value not in seen.get("HTTP_COOKIE", "") for value in jar.values())
 
 
-#: What a slash-collapsing, dot-resolving app or proxy makes of a path.
-def canonical(path: str) -> str:
-    parts: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(segment)
-    return "/" + "/".join(parts)
-
-
 def under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+def router_readings(path: str) -> set[str]:
+    """The paths a router may act on for ``PATH_INFO``: as sent, with a missing leading slash added
+    (Werkzeug), with ``//`` merged (Werkzeug's redirect, Pyramid's traversal), with dot segments
+    resolved (a proxy), and both."""
+    slashed = path if path.startswith("/") else "/" + path
+    merged = merge_slashes(slashed)
+    return {path, slashed, merged, canonical_path(slashed), canonical_path(merged)}
+
+
 @BOUNDED
-@given(path=paths())
-@example(path="//admin")
-@example(path="//admin/users")
-@example(path="//static/../admin")
-def test_protected_prefixes_hold_for_every_path_spelling(path: str) -> None:
-    """An app or proxy that merges slashes and resolves dots must never serve a protected page to an
-    anonymous user: whatever the spelling, the middleware judges the same canonical path."""
-    path = path if path.startswith("/") else "/" + path  # a server's PATH_INFO starts with "/"
+@given(path=paths(), leading_slash=st.booleans())
+@example(path="//admin", leading_slash=True)
+@example(path="//admin/users", leading_slash=True)
+@example(path="//static/../admin", leading_slash=True)
+@example(path="/static//../admin", leading_slash=True)
+@example(path="/admin", leading_slash=False)
+def test_protected_prefixes_hold_for_every_path_spelling(path: str, leading_slash: bool) -> None:
+    """PATH-1: whatever the spelling, an anonymous request never reaches the app with a path that
+    any router could read as protected; following the middleware's own redirect changes nothing."""
+    if not leading_slash:
+        path = path.lstrip("/")  # gunicorn with SCRIPT_NAME=/app gives "/appadmin" as "admin"
     recorder = Recorder()
     middleware = make(recorder, require_login=["/admin"], public_paths=["/static"])
     answer = call(middleware, environ_for(path, headers={"Accept": "text/html"}))
-    target = canonical(path)
-    if under(target, "/admin"):
-        assert recorder.seen == [], "an anonymous request for %r reached the app as %r" % (target, path)
-        assert answer.status == 302
+    final = path
+    if answer.status == 308:  # dot segments or no leading slash: to the canonical spelling, decided again
+        assert recorder.seen == []
+        final = unquote(answer.header("Location") or "", encoding="latin-1")
+        answer = call(middleware, environ_for(final, headers={"Accept": "text/html"}))
+    for seen in recorder.seen:
+        assert is_canonical(seen["PATH_INFO"])
+        for reading in router_readings(seen["PATH_INFO"]):
+            assert not under(reading, "/admin"), "anonymous %r reached the app as %r" % (path, seen["PATH_INFO"])
+    if any(under(reading, "/admin") for reading in router_readings(final)):
+        assert answer.status == 302 and recorder.seen == []
 
 
 def error_page(state_and_flow: tuple[str, dict[str, str]], accept: str, **params: str) -> Answer:
@@ -1222,7 +1245,8 @@ REQUIREMENT_IDS = (
     + ["CK-%d" % i for i in range(1, 8)]
     + ["SES-%d" % i for i in range(1, 5)]
     + ["OUT-%d" % i for i in range(1, 4)]
-    + ["HDR-%d" % i for i in range(1, 4)]
+    + ["HDR-%d" % i for i in range(1, 5)]
+    + ["PATH-%d" % i for i in range(1, 4)]
     + ["ERR-%d" % i for i in range(1, 9)]
     + ["TAB-%d" % i for i in range(1, 7)]
 )
@@ -1232,7 +1256,7 @@ def test_security_md_lists_every_requirement_with_tests_that_exist() -> None:
     text = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
     rows = {}
     for line in text.splitlines():
-        match = re.match(r"\|\s*\*\*([A-Z]+-\d)\*\*\s*\|", line)
+        match = re.match(r"\|\s*\*\*([A-Z]+-\d+)\*\*\s*\|", line)
         if match:
             assert match.group(1) not in rows, "duplicate row %s" % match.group(1)
             rows[match.group(1)] = line
