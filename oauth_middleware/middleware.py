@@ -36,6 +36,9 @@ from .errors import (
     render_error,
 )
 from .flow import Flow, FlowCookies
+from .identity import IDENTITY_HEADERS as IDENTITY_HEADERS
+from .identity import IDENTITY_KEYS as IDENTITY_KEYS
+from .identity import IdentityScrubber
 from .oauth import OAuthClient, make_http_session
 from .paths import PrefixSet, canonical_path, is_canonical, merge_slashes
 from .providers import GitHub, Provider
@@ -48,36 +51,6 @@ if t.TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: environ keys that only a valid session may set; removed from every request first, so an
-#: upstream layer can never pass them off as identity (every ``oauth_middleware.*`` key goes too).
-IDENTITY_KEYS = (
-    "REMOTE_USER",
-    "oauth_middleware.user",
-    "oauth_middleware.token",
-    "oauth_middleware.groups",
-    "oauth_middleware.user_id",
-)
-#: request headers through which auth proxies pass identity, as name prefixes (a prefix holds its
-#: whole family: ``Remote-`` is ``Remote-User``, ``Remote-Email``, ``Remote-Groups``...). They are
-#: removed from every request (HDR-1, HDR-4): behind this middleware only it vouches for a user.
-#: Add your own with ``strip_identity_headers``.
-IDENTITY_HEADERS = (
-    "X-Forwarded-User",  # oauth2-proxy: -User, -Username... and the rest below
-    "X-Forwarded-Email",
-    "X-Forwarded-Groups",
-    "X-Forwarded-Access-Token",
-    "X-Forwarded-Preferred-Username",
-    "X-Auth-Request-",  # oauth2-proxy's auth_request mode
-    "Remote-",  # Authelia, Authentik, Apache's REMOTE_USER as a header
-    "X-Remote-",
-    "X-WEBAUTH-",  # Grafana's auth proxy convention
-    "X-Pomerium-Claim-",
-    "X-Pomerium-Jwt-Assertion",
-    "Cf-Access-",  # Cloudflare Access
-    "X-Goog-Authenticated-User-",  # Google IAP
-    "X-Goog-Iap-Jwt-Assertion",
-    "X-Ms-Client-Principal",  # Azure App Service authentication
-)
 _HOST_RE = re.compile(r"\A(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
 _MAX_FORM_BYTES = 16 * 1024
 _QUERY_SAFE = "=&;%+:@/,!$'()*~"  # a query string re-quoted for a Location header: CR, LF, space escaped
@@ -160,8 +133,9 @@ class OAuthMiddleware:
     :param revoke_on_logout: also delete the token at GitHub on logout (failures are logged and
         never block the logout).
     :param strip_identity_headers: more request header names to remove from every request, in
-        addition to the families auth proxies use (:data:`IDENTITY_HEADERS`: ``X-Forwarded-User``,
-        ``X-Auth-Request-*``, ``Remote-*``, ...); a name also removes longer names it begins.
+        addition to the families auth proxies use (``X-Forwarded-User``, ``X-Auth-Request-*``,
+        ``Remote-*``, ...: :data:`oauth_middleware.identity.IDENTITY_HEADERS`); a name also
+        removes longer names it begins.
     :param clock: returns the current time in seconds; tests inject a fake one.
 
     .. versionadded:: 1.0
@@ -249,12 +223,7 @@ class OAuthMiddleware:
             # server does not trust reports: cookies stay Secure (and __Host-) unless secure=False
             self.secure = True
         self.strip_identity_headers = config.header_prefixes("strip_identity_headers", strip_identity_headers)
-        self._strip_prefixes = (
-            *IDENTITY_KEYS,
-            "oauth_middleware.",
-            *config.header_prefixes("IDENTITY_HEADERS", IDENTITY_HEADERS),
-            *self.strip_identity_headers,
-        )
+        self._scrubber = IdentityScrubber(extra=self.strip_identity_headers)
         self.timeout = config.timeout(timeout)
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning seconds, like time.time")
@@ -316,8 +285,7 @@ class OAuthMiddleware:
     # -- the request path ------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-        prefixes = self._strip_prefixes
-        for key in [key for key in environ if key.startswith(prefixes)]:
+        for key in self._scrubber.spoofed(environ):
             del environ[key]
         path = environ.get("PATH_INFO") or "/"
         if not is_canonical(path):

@@ -255,3 +255,19 @@ def test_bad_strip_identity_headers_are_refused(make_middleware: t.Any, value: o
     with pytest.raises(ConfigurationError, match="strip_identity_headers") as refused:
         make_middleware(strip_identity_headers=value)
     assert "X-Company-User" in str(refused.value)
+
+
+def test_the_scrubber_remembers_clean_keys_but_never_a_spoofed_one() -> None:
+    """The fast path (a set difference against keys seen clean) never lets a spoofed key through,
+    not on the second request, nor once its memory is full."""
+    from oauth_middleware.identity import IdentityScrubber
+
+    scrubber = IdentityScrubber(extra=("HTTP_X_COMPANY_USER",))
+    environ = {"PATH_INFO": "/", "HTTP_HOST": "h", "HTTP_REMOTE_USER": "admin", "HTTP_X_COMPANY_USER_ID": "1"}
+    for _ in range(2):
+        assert sorted(scrubber.spoofed(environ)) == ["HTTP_REMOTE_USER", "HTTP_X_COMPANY_USER_ID"]
+    scrubber.MAX_REMEMBERED = 3
+    crowd = {"HTTP_X_%d" % i: "" for i in range(10)}
+    assert scrubber.spoofed(crowd) == []
+    assert len(scrubber._clean) == 3
+    assert scrubber.spoofed({**crowd, "REMOTE_USER": "x", "oauth_middleware.user": {}}) != []
