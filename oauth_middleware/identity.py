@@ -53,8 +53,9 @@ class IdentityScrubber:
     .. code-block:: python
 
         scrubber = IdentityScrubber(extra=("HTTP_X_COMPANY_USER",))
-        for key in scrubber.spoofed(environ):
-            del environ[key]
+        if not scrubber.known_clean(environ):
+            for key in scrubber.spoofed(environ):
+                del environ[key]
     """
 
     MAX_REMEMBERED = 4096
@@ -63,6 +64,8 @@ class IdentityScrubber:
         headers = tuple("HTTP_" + name.upper().replace("-", "_") for name in IDENTITY_HEADERS)
         self.prefixes = (*IDENTITY_KEYS, "oauth_middleware.", *headers, *extra)
         self._clean: set[str] = set()
+        #: ``known_clean(environ)``: True when every key was seen clean before (nothing to remove)
+        self.known_clean: cabc.Callable[[cabc.Iterable[str]], bool] = self._clean.issuperset
 
     def spoofed(self, environ: cabc.Mapping[str, object]) -> list[str]:
         """The keys of ``environ`` that must be removed (usually none)."""

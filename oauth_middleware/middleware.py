@@ -285,10 +285,11 @@ class OAuthMiddleware:
     # -- the request path ------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-        for key in self._scrubber.spoofed(environ):
-            del environ[key]
+        if not self._scrubber.known_clean(environ):  # one C-level set test in the usual case
+            for key in self._scrubber.spoofed(environ):
+                del environ[key]
         path = environ.get("PATH_INFO") or "/"
-        if not is_canonical(path):
+        if ("/." in path or path[0] != "/") and not is_canonical(path):
             return self._to_canonical(environ, start_response, path)
         handler = self._routes.get(path)
         if handler is not None:
