@@ -1,0 +1,156 @@
+"""The Store contract (every implementation must pass it) and leases built on it (STORE-5, STORE-6).
+
+Implementations are listed in ``STORES``; a backend that needs a server adds a factory there that
+skips, saying why, when the server cannot be started.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing as t
+
+import pytest
+from conftest import FakeClock
+
+from oauth_middleware.leases import Lease
+from oauth_middleware.store import MemoryStore, Store
+
+
+def memory_store(clock: FakeClock) -> Store:
+    return MemoryStore(clock=clock)
+
+
+STORES: dict[str, t.Callable[[FakeClock], Store]] = {"memory": memory_store}
+
+
+@pytest.fixture(params=list(STORES))
+def store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
+    return STORES[request.param](clock)
+
+
+def test_values_expire(store: Store, clock: FakeClock) -> None:
+    assert store.get("k") is None
+    assert store.put("k", b"v", ttl=10)
+    assert store.get("k") == b"v"
+    clock.advance(11)
+    assert store.get("k") is None
+
+
+def test_set_if_absent_is_one_time_until_expiry(store: Store, clock: FakeClock) -> None:
+    assert store.put("state:a", b"1", ttl=600, only_if_absent=True)
+    assert not store.put("state:a", b"2", ttl=600, only_if_absent=True)
+    assert store.get("state:a") == b"1"
+    clock.advance(601)
+    assert store.put("state:a", b"3", ttl=600, only_if_absent=True)
+
+
+def test_delete_counts_what_existed(store: Store) -> None:
+    store.put("a", b"1", ttl=10)
+    store.put("b", b"1", ttl=10)
+    assert store.delete("a", "b", "c") == 2
+    assert store.get("a") is None and store.delete("a") == 0
+
+
+def test_compare_and_delete_and_expire_touch_only_our_value(store: Store, clock: FakeClock) -> None:
+    store.put("lock", b"mine", ttl=10)
+    assert not store.compare_and_delete("lock", b"theirs")
+    assert not store.compare_and_expire("lock", b"theirs", ttl=100)
+    assert store.compare_and_expire("lock", b"mine", ttl=100)
+    clock.advance(50)
+    assert store.get("lock") == b"mine"
+    assert store.compare_and_delete("lock", b"mine")
+    assert store.get("lock") is None
+    assert not store.compare_and_expire("lock", b"mine", ttl=100)
+
+
+def test_indexes(store: Store, clock: FakeClock) -> None:
+    store.index_add("user:1", "s1", ttl=100)
+    store.index_add("user:1", "s2", ttl=10)
+    store.index_add("user:2", "s3", ttl=100)
+    assert store.index_members("user:1") == {"s1", "s2"}
+    assert store.indexes("user:") == ["user:1", "user:2"]
+    store.index_remove("user:1", "s1")
+    assert store.index_members("user:1") == {"s2"}
+    clock.advance(101)  # an index lives as long as its longest ttl
+    assert store.index_members("user:1") == set()
+    assert store.indexes("user:") == []
+
+
+def test_memory_store_stays_bounded_under_a_flood(clock: FakeClock) -> None:
+    store = MemoryStore(clock=clock, max_keys=100)
+    store.put("keep", b"1", ttl=10_000)
+    for number in range(1000):
+        store.put("state:%d" % number, b"1", ttl=600, only_if_absent=True)
+    assert len(store._values) <= 100
+    assert store.get("keep") == b"1"  # the ones closest to expiry went first
+
+
+# -- leases ------------------------------------------------------------------------------------------
+
+
+def test_a_lease_is_exclusive_until_released() -> None:
+    store = MemoryStore()
+    first = Lease.acquire(store, "refresh:s", seconds=5)
+    assert first is not None and first.held
+    assert Lease.acquire(store, "refresh:s", seconds=5) is None
+    first.release()
+    first.release()  # twice is harmless
+    second = Lease.acquire(store, "refresh:s", seconds=5)
+    assert second is not None
+    second.release()
+
+
+def test_a_lease_is_renewed_while_held_and_never_releases_another_holders() -> None:
+    store = MemoryStore()
+    with Lease.acquire(store, "refresh:s", seconds=0.3) as lease:  # type: ignore[union-attr]
+        time.sleep(0.7)  # more than twice the lease: only the renewal keeps it
+        assert lease.held
+    assert store.get("refresh:s") is None
+    stolen = Lease.acquire(store, "refresh:t", seconds=0.3)
+    assert stolen is not None
+    stolen._stop.set()  # a holder that stopped renewing (a stuck worker): the lease runs out
+    time.sleep(0.5)
+    thief = Lease.acquire(store, "refresh:t", seconds=5)
+    assert thief is not None
+    stolen.release()  # the first holder's late release must not free the new holder's lease
+    assert thief.held
+    thief.release()
+
+
+def test_a_waiter_gets_the_lease_when_it_is_released() -> None:
+    store = MemoryStore()
+    holder = Lease.acquire(store, "refresh:s", seconds=5)
+    assert holder is not None
+    threading.Timer(0.2, holder.release).start()
+    waiter = Lease.acquire(store, "refresh:s", seconds=5, wait=3)
+    assert waiter is not None
+    waiter.release()
+    assert Lease.acquire(store, "refresh:x", seconds=5) is not None
+
+
+def test_eight_threads_never_hold_one_lease_at_once() -> None:
+    store = MemoryStore()
+    inside, most, acquired = 0, 0, 0
+    guard = threading.Lock()
+
+    def worker() -> None:
+        nonlocal inside, most, acquired
+        for _ in range(20):
+            lease = Lease.acquire(store, "refresh:s", seconds=5, wait=5, poll=0.001)
+            assert lease is not None
+            with lease:
+                with guard:
+                    inside += 1
+                    most = max(most, inside)
+                    acquired += 1
+                time.sleep(0.001)
+                with guard:
+                    inside -= 1
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert (most, acquired) == (1, 160)
