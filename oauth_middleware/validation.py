@@ -89,11 +89,11 @@ def looks_random(key: bytes) -> str | None:
 
     .. code-block:: python
 
-        looks_random(b"changeme" * 4)  # "it repeats an 8-byte pattern"
+        looks_random(b"changeme" * 4)  # "it repeats a pattern of 8 bytes"
     """
     for period in range(1, min(len(key) // 2, 64) + 1):
         if key[period:] == key[:-period]:
-            return "it repeats a %d-byte pattern" % period
+            return "it repeats a pattern of %d byte%s" % (period, "" if period == 1 else "s")
     distinct = len(set(key))
     if distinct < MIN_DISTINCT_KEY_BYTES:
         return "it has only %d distinct characters" % distinct
