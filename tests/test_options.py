@@ -3,8 +3,10 @@ and the README all follow."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import pathlib
+import re
 import typing as t
 
 import pytest
@@ -32,6 +34,10 @@ def test_the_signature_and_the_table_agree_exactly() -> None:
         else:
             assert parameter.default == option.default, option.name
             assert type(parameter.default) is type(option.default), option.name
+            if callable(option.default):
+                assert option.default_text == "%s.%s" % (option.default.__module__, option.default.__name__)
+            else:
+                assert ast.literal_eval(option.default_text) == option.default, option.name
 
 
 def test_the_table_is_consistent() -> None:
@@ -146,3 +152,9 @@ def test_subclass_options_outside_the_table_still_come_from_the_environment() ->
         config.from_env(downstream, {**environ, "OAUTH_MIDDLEWARE_RETRIES": "-1"}, middleware_class=Retrying)
     assert str(info.value).startswith("OAUTH_MIDDLEWARE_RETRIES: retries must not be negative")
     assert info.value.env == "OAUTH_MIDDLEWARE_RETRIES"
+
+
+def test_the_class_docstring_documents_exactly_the_options() -> None:
+    """The docstring's ``:param:`` lines (what IDEs show) follow the table's names and order."""
+    documented = re.findall(r"^    :param (\w+):", OAuthMiddleware.__doc__ or "", flags=re.MULTILINE)
+    assert documented == ["app", *(option.name for option in OPTIONS)]
