@@ -13,7 +13,7 @@ import inspect
 import os
 import typing as t
 
-from . import env, options
+from . import env
 from .env import GITHUB_URL_VARIABLE as GITHUB_URL_VARIABLE
 from .env import SECRET_VARIABLES as SECRET_VARIABLES
 from .env import env_variable as env_variable
@@ -90,12 +90,12 @@ def option_parameters(middleware_class: type[OAuthMiddleware] | None = None) -> 
 
     :param middleware_class: a subclass whose options to list instead.
     """
-    return options.option_parameters(middleware_class or OAuthMiddleware)
+    return env.option_parameters(middleware_class or OAuthMiddleware)
 
 
 def text_options(middleware_class: type[OAuthMiddleware] | None = None) -> dict[str, Parser]:
     """The options that can be given as text under their own name, in the constructor's order,
-    each with its parser (:func:`oauth_middleware.options.text_parsers`).
+    each with its parser (:func:`oauth_middleware.env.text_parsers`).
 
     .. code-block:: python
 
@@ -106,6 +106,6 @@ def text_options(middleware_class: type[OAuthMiddleware] | None = None) -> dict[
     """
     return {
         name: parser
-        for name, parser in options.text_parsers(middleware_class or OAuthMiddleware).items()
+        for name, parser in env.text_parsers(middleware_class or OAuthMiddleware).items()
         if name not in NOT_FROM_TEXT
     }

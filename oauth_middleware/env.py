@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import logging
 import os
 import pathlib
 import typing as t
 
 from . import options as _options
+from . import parsers
 from .errors import ConfigurationError
 from .options import BY_NAME, ENV_PREFIX, OPTIONS
+from .parsers import Parser
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -53,6 +56,52 @@ def env_variable(option: str) -> str:
     return known.env if known is not None and known.env else ENV_PREFIX + option.upper()
 
 
+_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def option_parameters(middleware_class: type) -> dict[str, inspect.Parameter]:
+    """The options of ``middleware_class`` by name in the constructor's order, ``app`` excluded.
+
+    A subclass whose ``__init__`` passes ``**options`` on also has its bases' options.
+
+    :param middleware_class: :class:`~oauth_middleware.OAuthMiddleware` or a subclass.
+    """
+    parameters: dict[str, inspect.Parameter] = {}
+    for klass in middleware_class.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        more = False
+        for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items():
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                more = True
+            elif parameter.kind in _KEYWORD and name not in ("self", "app"):
+                parameters.setdefault(name, parameter)
+        if not more:
+            break
+    return parameters
+
+
+def text_parsers(middleware_class: type | None = None) -> dict[str, Parser]:
+    """The options that can be given as text, each with its parser: those of :data:`OPTIONS`,
+    and with ``middleware_class`` a subclass's own too (parsed by their annotations).
+
+    .. code-block:: python
+
+        text_parsers()["max_age"]("3600")  # 3600
+
+    :param middleware_class: a subclass of :class:`~oauth_middleware.OAuthMiddleware`.
+    """
+    if middleware_class is None:
+        return {option.name: option.parse for option in OPTIONS if option.parse is not None}
+    result: dict[str, Parser] = {}
+    for name, parameter in option_parameters(middleware_class).items():
+        known = BY_NAME.get(name)
+        parser = known.parse if known is not None else parsers.for_annotation(parameter)
+        if parser is not None:
+            result[name] = parser
+    return result
+
+
 @dataclasses.dataclass(frozen=True)
 class EnvOptions:
     """Options read from the environment.
@@ -73,7 +122,7 @@ def known_variables(middleware_class: type | None = None) -> list[str]:
     """Every variable the middleware reads (with ``middleware_class``: a subclass's too)."""
     names = [option.env for option in OPTIONS if option.env and option.parse is not None]
     names += [variable + "_FILE" for variable in SECRET_VARIABLES.values()]
-    names += [env_variable(name) for name in _options.text_parsers(middleware_class) if name not in BY_NAME]
+    names += [env_variable(name) for name in text_parsers(middleware_class) if name not in BY_NAME]
     return names
 
 
@@ -174,7 +223,7 @@ def read(
     :param overrides: options given in Python; their variables are not read.
     """
     overrides = overrides or {}
-    names = list(_options.option_parameters(middleware_class)) if middleware_class else [o.name for o in OPTIONS]
+    names = list(option_parameters(middleware_class)) if middleware_class else [o.name for o in OPTIONS]
     unknown = sorted(name for name in overrides if name not in names)
     if unknown:
         raise TypeError("unknown option(s) %s; the options are: %s" % (", ".join(unknown), ", ".join(names)))
@@ -199,7 +248,7 @@ def read(
         )
 
     found, sources = read_secrets(overrides, [from_environ(environ)], missing, from_env=lambda source: True)
-    for name, parser in _options.text_parsers(middleware_class).items():
+    for name, parser in text_parsers(middleware_class).items():
         variable = env_variable(name)
         if name in overrides or name in SECRET_VARIABLES or variable not in environ:
             continue

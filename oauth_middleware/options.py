@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import time
 import typing as t
@@ -422,7 +421,9 @@ def validate(
     done: dict[str, t.Any] = {}
     pending = list(OPTIONS)
     while pending:  # each round validates one option whose needs are met: bounded by len(OPTIONS)
-        option = next(option for option in pending if all(need in done for need in option.needs))
+        option = next((option for option in pending if all(need in done for need in option.needs)), None)
+        if option is None:
+            raise RuntimeError("the needs of %s form a cycle" % ", ".join(o.name for o in pending))
         pending.remove(option)
         value = given.get(option.name, option.default)
         ctx = Context(option.name, done, names)
@@ -508,49 +509,3 @@ def env_markdown_table() -> str:
             "| %s | %s | %s | %s |" % (variable, _code(option.name), _cell(option.text_format), _cell(option.example))
         )
     return "\n".join(rows) + "\n"
-
-
-_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-
-
-def option_parameters(middleware_class: type) -> dict[str, inspect.Parameter]:
-    """The options of ``middleware_class`` by name in the constructor's order, ``app`` excluded.
-
-    A subclass whose ``__init__`` passes ``**options`` on also has its bases' options.
-
-    :param middleware_class: :class:`~oauth_middleware.OAuthMiddleware` or a subclass.
-    """
-    parameters: dict[str, inspect.Parameter] = {}
-    for klass in middleware_class.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        more = False
-        for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items():
-            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-                more = True
-            elif parameter.kind in _KEYWORD and name not in ("self", "app"):
-                parameters.setdefault(name, parameter)
-        if not more:
-            break
-    return parameters
-
-
-def text_parsers(middleware_class: type | None = None) -> dict[str, Parser]:
-    """The options that can be given as text, each with its parser: those of :data:`OPTIONS`,
-    and with ``middleware_class`` a subclass's own too (parsed by their annotations).
-
-    .. code-block:: python
-
-        text_parsers()["max_age"]("3600")  # 3600
-
-    :param middleware_class: a subclass of :class:`~oauth_middleware.OAuthMiddleware`.
-    """
-    if middleware_class is None:
-        return {option.name: option.parse for option in OPTIONS if option.parse is not None}
-    result: dict[str, Parser] = {}
-    for name, parameter in option_parameters(middleware_class).items():
-        known = BY_NAME.get(name)
-        parser = known.parse if known is not None else parsers.for_annotation(parameter)
-        if parser is not None:
-            result[name] = parser
-    return result
