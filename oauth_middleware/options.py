@@ -397,6 +397,23 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 
 
+def _validation_order(table: t.Sequence[Option]) -> tuple[Option, ...]:
+    """``table`` in the order of validation: each option after the options it needs, otherwise
+    in table order."""
+    order: list[Option] = []
+    pending = list(table)
+    while pending:  # each round takes one option: bounded by len(table)
+        ready = [option for option in pending if all(need in {o.name for o in order} for need in option.needs)]
+        if not ready:
+            raise RuntimeError("the needs of %s form a cycle" % ", ".join(option.name for option in pending))
+        order.append(ready[0])
+        pending = [option for option in pending if option is not ready[0]]
+    return tuple(order)
+
+
+_VALIDATION_ORDER = _validation_order(OPTIONS)
+
+
 def validate(
     given: t.Mapping[str, t.Any],
     *,
@@ -419,12 +436,7 @@ def validate(
     env = env or {}
     names = {**(labels or {}), **env}
     done: dict[str, t.Any] = {}
-    pending = list(OPTIONS)
-    while pending:  # each round validates one option whose needs are met: bounded by len(OPTIONS)
-        option = next((option for option in pending if all(need in done for need in option.needs)), None)
-        if option is None:
-            raise RuntimeError("the needs of %s form a cycle" % ", ".join(o.name for o in pending))
-        pending.remove(option)
+    for option in _VALIDATION_ORDER:
         value = given.get(option.name, option.default)
         ctx = Context(option.name, done, names)
         try:

@@ -4,6 +4,7 @@ and the README all follow."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import pathlib
 import re
@@ -158,3 +159,14 @@ def test_the_class_docstring_documents_exactly_the_options() -> None:
     """The docstring's ``:param:`` lines (what IDEs show) follow the table's names and order."""
     documented = re.findall(r"^    :param (\w+):", OAuthMiddleware.__doc__ or "", flags=re.MULTILINE)
     assert documented == ["app", *(option.name for option in OPTIONS)]
+
+
+def test_each_option_is_validated_after_the_options_it_needs() -> None:
+    order = [option.name for option in options._validation_order(OPTIONS)]
+    assert sorted(order) == sorted(option.name for option in OPTIONS)
+    for option in OPTIONS:
+        assert all(order.index(need) < order.index(option.name) for need in option.needs), option.name
+    looped = [options.BY_NAME["login_path"], options.BY_NAME["callback_path"]]
+    looped[0] = dataclasses.replace(looped[0], needs=("callback_path",))
+    with pytest.raises(RuntimeError, match="form a cycle"):
+        options._validation_order(looped)
