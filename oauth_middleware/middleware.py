@@ -177,7 +177,7 @@ class OAuthMiddleware:
         revoke_on_logout: bool = False,
         clock: t.Callable[[], float] = time.time,
     ) -> None:
-        given = dict(locals())
+        given = dict(locals())  # the options by name, for the table (tests check it matches this signature)
         if not callable(app):
             raise ConfigurationError("app must be a WSGI callable, got %r" % (app,), option="app")
         self.app = app
