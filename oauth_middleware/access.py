@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from . import config
-from .errors import ConfigurationError
+from .validation import Context, items, require_text
 
 #: Most memberships kept in a session (GitHub users can be in hundreds of orgs and teams; the
 #: cookie must stay small). Those named in the allow-lists are kept first.
@@ -50,26 +49,21 @@ class AccessPolicy:
 
         ``allowed_users`` takes logins (str) and numeric account ids (int).
         """
-        if isinstance(allowed_users, (str, bytes)):
-            raise ConfigurationError("allowed_users must be a list of logins or ids, e.g. [%r]" % (allowed_users,))
-        try:
-            entries = list(allowed_users)
-        except TypeError:
-            raise ConfigurationError(
-                "allowed_users must be a list of logins or ids, got %r" % (allowed_users,)
-            ) from None
-        for entry in entries:
-            if isinstance(entry, bool) or (isinstance(entry, int) and entry <= 0):
-                raise ConfigurationError("allowed_users ids must be positive whole numbers, got %r" % (entry,))
-        user_ids = frozenset(e for e in entries if isinstance(e, int))
-        users = _names("allowed_users", [e for e in entries if not isinstance(e, int)])
-        orgs = _names("allowed_orgs", allowed_orgs)
-        teams = _names("allowed_teams", allowed_teams)
-        for team in teams:
-            org, _, slug = team.partition("/")
-            if not org or not slug or "/" in slug:
-                raise ConfigurationError('allowed_teams entries must look like "org/team-slug", got %r' % team)
-        return cls(users=users, user_ids=user_ids, orgs=orgs, teams=teams)
+        return cls.of(
+            validate_users(allowed_users, Context("allowed_users")),
+            validate_orgs(allowed_orgs, Context("allowed_orgs")),
+            validate_teams(allowed_teams, Context("allowed_teams")),
+        )
+
+    @classmethod
+    def of(cls, users: t.Collection[str | int], orgs: frozenset[str], teams: frozenset[str]) -> AccessPolicy:
+        """The policy of allow-lists already validated by :func:`validate_users` and the others."""
+        return cls(
+            users=frozenset(user for user in users if isinstance(user, str)),
+            user_ids=frozenset(user for user in users if isinstance(user, int)),
+            orgs=orgs,
+            teams=teams,
+        )
 
     @property
     def restricted(self) -> bool:
@@ -104,17 +98,31 @@ class AccessPolicy:
         return False
 
 
-def _names(option: str, value: t.Iterable[str]) -> frozenset[str]:
-    if isinstance(value, str):
-        raise ConfigurationError("%s must be a list of names, e.g. [%r], not a string" % (option, value))
-    try:
-        names = list(value)
-    except TypeError:
-        raise ConfigurationError("%s must be a list of names, got %r" % (option, value)) from None
+def validate_users(value: object, ctx: Context) -> frozenset[str | int]:
+    """``allowed_users``: logins (lower-cased) and positive account ids (int)."""
+    entries = items(value, ctx, what="logins or ids")
+    for entry in entries:
+        if isinstance(entry, bool) or (isinstance(entry, int) and entry <= 0):
+            raise ctx.error("%s ids must be positive whole numbers, got %r" % (ctx.name, entry))
+    ids = frozenset(e for e in entries if isinstance(e, int))
+    return ids | validate_orgs([e for e in entries if not isinstance(e, int)], ctx)
+
+
+def validate_orgs(value: object, ctx: Context) -> frozenset[str]:
+    """A list of names (``allowed_orgs``, the logins of ``allowed_users``), lower-cased."""
+    names = items(value, ctx, what="names")
     for name in names:
-        config.require_text(option, name, hint="each entry must be a non-empty name")
+        require_text(name, ctx, hint="each entry must be a non-empty name")
         if any(c.isspace() or c in ",;" for c in name):
-            raise ConfigurationError(
-                "%s entries must be single names without spaces or commas, got %r" % (option, name)
-            )
+            raise ctx.error("%s entries must be single names without spaces or commas, got %r" % (ctx.name, name))
     return frozenset(name.lower() for name in names)
+
+
+def validate_teams(value: object, ctx: Context) -> frozenset[str]:
+    """``allowed_teams``: names like ``"org/team-slug"``, lower-cased."""
+    teams = validate_orgs(value, ctx)
+    for team in teams:
+        org, _, slug = team.partition("/")
+        if not org or not slug or "/" in slug:
+            raise ctx.error('%s entries must look like "org/team-slug", got %r' % (ctx.name, team))
+    return teams

@@ -6,7 +6,8 @@
     oauth-middleware check [--url BASE_URL]      # validate the environment's configuration
     oauth-middleware fake-github [--port 8001]   # a fake GitHub for local development
 
-``check`` reads the same variables as :func:`oauth_middleware.config.from_env`, builds the
+``check`` reads the same variables as :func:`oauth_middleware.config.from_env` (warning about
+names close to them), builds the
 middleware around a dummy app, prints the effective settings (secrets masked) and the callback
 URL to register on GitHub, and exits 0; on a configuration error it prints the message on stderr
 and exits 2.
@@ -25,8 +26,10 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from . import __version__, config
+from . import __version__, env
 from .errors import ConfigurationError
+from .options import OPTIONS, Option
+from .parsers import ID_PREFIX
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -165,8 +168,8 @@ def _check(environ: Mapping[str, str], *, url: str | None) -> int:
     warned: list[str] = []
     try:
         with _collected_warnings(warned):
-            options, sources = config._env_options(OAuthMiddleware, environ, {})
-            middleware = config._build(OAuthMiddleware, _dummy_app, options, sources)
+            found = env.read(environ, middleware_class=OAuthMiddleware)
+            middleware = env.build(OAuthMiddleware, _dummy_app, found)
     except ConfigurationError as exc:
         _print_warnings(warned)
         print("error: %s" % exc, file=sys.stderr)
@@ -179,9 +182,9 @@ def _check(environ: Mapping[str, str], *, url: str | None) -> int:
         return 2
     print("The configuration is valid. Effective settings:\n")
     rows = [("option", "value", "from")]
-    for option, parameter in config.option_parameters(OAuthMiddleware).items():
-        value = _shown(middleware, option, options.get(option, parameter.default))
-        rows.append((option, value, sources.get(option, "default")))
+    for option in OPTIONS:
+        value = _shown(middleware, option, found.options.get(option.name, option.default))
+        rows.append((option.name, value, found.sources.get(option.name, "default")))
     width = [max(len(row[i]) for row in rows) for i in range(2)]
     for name, value, source in rows:
         print("  %-*s  %-*s  %s" % (width[0], name, width[1], value, source))
@@ -195,26 +198,30 @@ def _print_warnings(messages: list[str]) -> None:
         print("warning: %s" % message, file=sys.stderr)
 
 
-def _shown(middleware: OAuthMiddleware, option: str, given: object) -> str:
+def _shown(middleware: OAuthMiddleware, option: Option, given: object) -> str:
     """The effective value of ``option`` as text (in the environment's format), secrets masked."""
-    if option == "client_id":
+    name = option.name
+    if name == "client_id":
         return "****" + middleware.client_id[-4:] if len(middleware.client_id) > 8 else "****"
-    if option == "secret_key":
+    if name == "secret_key":
         count = len(middleware.secret_keys)
         return "%d key%s" % (count, "" if count == 1 else "s")
-    if option in config.SECRET_OPTIONS:
+    if option.secret:
         return "****"
-    if option == "provider":
+    if name == "provider":
         return _provider_base(middleware.provider)
-    if option == "revalidate_after" and given == "auto":
+    if name == "revalidate_after" and given == "auto":
         seconds = middleware.revalidate_after
         return "auto (%s)" % ("never" if seconds is None else "%d seconds" % seconds)
     value: object
-    if option in ("allowed_users", "allowed_orgs", "allowed_teams"):
-        value = sorted(getattr(middleware.policy, option[len("allowed_") :]))
+    if name == "allowed_users":
+        policy = middleware.policy
+        value = sorted(policy.users) + ["%s%d" % (ID_PREFIX, user_id) for user_id in sorted(policy.user_ids)]
+    elif name in ("allowed_orgs", "allowed_teams"):
+        value = sorted(getattr(middleware.policy, name[len("allowed_") :]))
     else:
-        value = getattr(middleware, option, given)
-    if option == "secure" and value is None:
+        value = getattr(middleware, name, given)
+    if name == "secure" and value is None:
         return "auto"
     return _text(value)
 
@@ -270,14 +277,13 @@ def _callback_lines(middleware: OAuthMiddleware, url: str | None) -> list[str]:
         lines.append("  %s" % built)
         lines.append(
             "note: redirect_uri is not set, so the middleware builds this URL from each request's scheme, "
-            "Host and SCRIPT_NAME; in production set %s=%s." % (config.env_variable("redirect_uri"), built)
+            "Host and SCRIPT_NAME; in production set %s=%s." % (env.env_variable("redirect_uri"), built)
         )
     else:
         lines.append("  https://<your host><SCRIPT_NAME>%s" % middleware.callback_path)
         lines.append(
             "note: redirect_uri is not set, so the middleware builds the callback URL from each request's "
             "scheme, Host and SCRIPT_NAME (the prefix the app is mounted under, usually empty). Pass "
-            "--url https://your.host to print the exact URL; in production set %s."
-            % config.env_variable("redirect_uri")
+            "--url https://your.host to print the exact URL; in production set %s." % env.env_variable("redirect_uri")
         )
     return lines

@@ -54,9 +54,35 @@ class ConfigurationError(OAuthMiddlewareError, ValueError):
     """An option passed to :class:`~oauth_middleware.OAuthMiddleware` is missing or invalid.
 
     Raised at construction time; the message names the option and says how to fix it.
+
+    .. code-block:: python
+
+        try:
+            OAuthMiddleware.from_env(app)
+        except ConfigurationError as exc:
+            print(exc.option, exc.env)  # "max_age", "OAUTH_MIDDLEWARE_MAX_AGE"
+
+    :param description: the message.
+    :param option: the name of the option at fault, e.g. ``"max_age"`` (None when no single
+        option is).
+    :param env: the environment variable the faulty value came from, when it came from one.
     """
 
     error = "configuration_error"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        option: str | None = None,
+        env: str | None = None,
+        headers: t.Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(description, headers=headers)
+        #: the option's name, e.g. ``"max_age"``
+        self.option = option
+        #: the environment variable the value came from, e.g. ``"OAUTH_MIDDLEWARE_MAX_AGE"``
+        self.env = env
 
 
 class StateError(OAuthMiddlewareError):

@@ -16,7 +16,7 @@ import typing as t
 import warnings
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from . import config
+from . import env, options
 from .access import AccessPolicy
 from .cookies import parse_cookie_header, set_cookie, split_own_cookies
 from .crypto import Cipher
@@ -41,7 +41,7 @@ from .identity import IDENTITY_KEYS as IDENTITY_KEYS
 from .identity import IdentityScrubber
 from .oauth import OAuthClient, make_http_session
 from .paths import PrefixSet, canonical_path, is_canonical, merge_slashes
-from .providers import GitHub, Provider
+from .providers import Provider
 from .redirects import safe_next
 from .renewal import Renewals
 from .session import Lifetimes, Session, SessionCookie
@@ -170,64 +170,38 @@ class OAuthMiddleware:
         strip_identity_headers: t.Sequence[str] = (),  # added to IDENTITY_HEADERS, never replacing them
         clock: t.Callable[[], float] = time.time,
     ) -> None:
+        given = dict(locals())  # the options by name, for the table (tests check it matches this signature)
         if not callable(app):
-            raise ConfigurationError("app must be a WSGI callable, got %r" % (app,))
+            raise ConfigurationError("app must be a WSGI callable, got %r" % (app,), option="app")
         self.app = app
-        self.allow_insecure_http = bool(allow_insecure_http)
-        self.client_id = config.require_text(
-            "client_id", client_id, hint="copy it from your GitHub OAuth app's settings"
-        )
-        self.client_secret = config.require_text(
-            "client_secret", client_secret, hint="generate one in your GitHub OAuth app's settings"
-        )
-        for option, text in (("client_id", self.client_id), ("client_secret", self.client_secret)):
-            if not (text.isascii() and text.isprintable()):
-                raise ConfigurationError("%s must be printable ASCII, as GitHub issues it" % option)
-        self.secret_keys = config.secret_keys(secret_key)
-        self.provider = config.provider(
-            GitHub() if provider is None else provider, allow_insecure_http=self.allow_insecure_http
-        )
-        self.policy = AccessPolicy.build(
-            allowed_users=allowed_users, allowed_orgs=allowed_orgs, allowed_teams=allowed_teams
-        )
-        self.scope = config.scope(scope)
-        if self.policy.needs_groups and not {"read:org", "admin:org"} & set(self.scope):
-            self.scope += ("read:org",)  # private memberships are invisible without it
-        self.login_path = config.path("login_path", login_path)
-        self.callback_path = config.path("callback_path", callback_path)
-        self.logout_path = config.path("logout_path", logout_path)
-        config.distinct_paths(
-            {"login_path": self.login_path, "callback_path": self.callback_path, "logout_path": self.logout_path}
-        )
-        self.redirect_uri = config.redirect_uri(
-            redirect_uri, callback_path=self.callback_path, allow_insecure_http=self.allow_insecure_http
-        )
-        if isinstance(require_login, bool):
-            self.require_login: bool | tuple[str, ...] = require_login
-        else:
-            self.require_login = config.path_prefixes("require_login", require_login)
-        self.public_paths = config.path_prefixes("public_paths", public_paths)
-        if isinstance(max_age, bool) or not isinstance(max_age, int) or not 0 < max_age <= 400 * 24 * 3600:
-            raise ConfigurationError("max_age must be a positive whole number of seconds, got %r" % (max_age,))
-        self.max_age = max_age
-        if revalidate_after == "auto":
-            self.revalidate_after: int | None = 600 if self.policy.restricted else None
-        else:
-            self.revalidate_after = config.optional_seconds("revalidate_after", revalidate_after)
-        self.idle_timeout = config.optional_seconds("idle_timeout", idle_timeout)
-        self.revoke_on_logout = bool(revoke_on_logout)
-        self.cookie_name = config.cookie_name(cookie_name)
-        self.secure = config.optional_bool("secure", secure)
+        settings = options.validate({option.name: given[option.name] for option in options.OPTIONS})
+        self.client_id: str = settings["client_id"]
+        self.client_secret: str = settings["client_secret"]
+        self.secret_keys: tuple[bytes, ...] = settings["secret_key"]
+        self.allow_insecure_http: bool = settings["allow_insecure_http"]
+        self.provider: Provider = settings["provider"]
+        self.policy = AccessPolicy.of(settings["allowed_users"], settings["allowed_orgs"], settings["allowed_teams"])
+        self.scope: tuple[str, ...] = settings["scope"]
+        self.login_path: str = settings["login_path"]
+        self.callback_path: str = settings["callback_path"]
+        self.logout_path: str = settings["logout_path"]
+        self.redirect_uri: str | None = settings["redirect_uri"]
+        self.require_login: bool | tuple[str, ...] = settings["require_login"]
+        self.public_paths: tuple[str, ...] = settings["public_paths"]
+        self.max_age: int = settings["max_age"]
+        self.revalidate_after: int | None = settings["revalidate_after"]
+        self.idle_timeout: int | None = settings["idle_timeout"]
+        self.revoke_on_logout: bool = settings["revoke_on_logout"]
+        self.cookie_name: str = settings["cookie_name"]
+        self.secure: bool | None = settings["secure"]
+        self.timeout: float | tuple[float, float] = settings["timeout"]
+        self.clock: t.Callable[[], float] = settings["clock"]
+        self.strip_identity_headers: tuple[str, ...] = settings["strip_identity_headers"]
         if self.secure is None and self.redirect_uri is not None and self.redirect_uri.startswith("https://"):
             # an https callback means the site is served over https, whatever scheme a proxy the
             # server does not trust reports: cookies stay Secure (and __Host-) unless secure=False
             self.secure = True
-        self.strip_identity_headers = config.header_prefixes("strip_identity_headers", strip_identity_headers)
         self._scrubber = IdentityScrubber(extra=self.strip_identity_headers)
-        self.timeout = config.timeout(timeout)
-        if not callable(clock):
-            raise ConfigurationError("clock must be a callable returning seconds, like time.time")
-        self.clock = clock
         if self.allow_insecure_http:
             message = "allow_insecure_http=True: OAuth over plain http is for local development only"
             warnings.warn(message, stacklevel=2)
@@ -267,7 +241,8 @@ class OAuthMiddleware:
         """Build the middleware from environment variables: ``GITHUB_OAUTH_CLIENT_ID``,
         ``GITHUB_OAUTH_CLIENT_SECRET``, ``OAUTH_MIDDLEWARE_SECRET_KEY`` and one
         ``OAUTH_MIDDLEWARE_<OPTION>`` per option, in the formats of
-        :func:`oauth_middleware.config.options_from_env`.
+        :func:`oauth_middleware.config.options_from_env`. A refused value read from a variable
+        is reported under the variable's name.
 
         .. code-block:: python
 
@@ -277,7 +252,7 @@ class OAuthMiddleware:
         :param environ: where to read the variables; :data:`os.environ` by default.
         :param overrides: options given in Python; they win over the environment.
         """
-        return config.from_env(app, environ, middleware_class=cls, **overrides)
+        return env.from_env(app, environ, middleware_class=cls, **overrides)
 
     def _now(self) -> float:
         return self.clock()

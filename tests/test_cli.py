@@ -17,7 +17,7 @@ import requests
 import webtest
 from conftest import CLIENT_ID, CLIENT_SECRET, SECRET_KEY
 
-from oauth_middleware import cli, config
+from oauth_middleware import cli, config, validation
 from oauth_middleware.testing import __main__ as standalone
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def test_keygen_prints_a_fresh_key_and_a_hint(capsys: pytest.CaptureFixture[str]
     key = out.strip()
     assert out == key + "\n" and re.fullmatch(r"[A-Za-z0-9_-]{43}", key)
     assert "OAUTH_MIDDLEWARE_SECRET_KEY" in err and key not in err
-    assert config.secret_keys(key)  # long enough for the middleware
+    assert validation.secret_keys(key, validation.Context("secret_key"))  # long and random enough
     assert run(capsys, "keygen")[1].strip() != key
 
 
@@ -189,10 +189,13 @@ def test_check_refuses_a_malformed_url(
     ("variables", "words"),
     [
         ({"MAX_AGE": "a week"}, "error: OAUTH_MIDDLEWARE_MAX_AGE must be a whole number"),
-        ({"MAX_AGE": "0"}, "error: OAUTH_MIDDLEWARE_MAX_AGE: max_age must be a positive"),
+        ({"MAX_AGE": "0"}, "error: OAUTH_MIDDLEWARE_MAX_AGE must be a positive"),
         ({"REQUIRE_LOGN": "1"}, "did you mean OAUTH_MIDDLEWARE_REQUIRE_LOGIN?"),
-        ({"SECRET_KEY": "short"}, "error: OAUTH_MIDDLEWARE_SECRET_KEY: secret_key is 5 bytes long"),
-        ({"GITHUB_URL": "http://127.0.0.1:8001"}, "error: OAUTH_MIDDLEWARE_GITHUB_URL: provider.authorize_url"),
+        ({"SECRET_KEY": "short"}, "error: OAUTH_MIDDLEWARE_SECRET_KEY is 5 bytes long"),
+        (
+            {"GITHUB_URL": "http://127.0.0.1:8001"},
+            "error: OAUTH_MIDDLEWARE_GITHUB_URL (its authorize_url) is plain http",
+        ),
     ],
 )
 def test_check_fails_with_the_message_and_status_2(
@@ -212,7 +215,7 @@ def test_check_reports_a_missing_secret(
     monkeypatch.delenv("GITHUB_OAUTH_CLIENT_SECRET")
     status, out, err = run(capsys, "check")
     assert (status, out) == (2, "")
-    assert err.startswith("error: client_secret is not set") and "GITHUB_OAUTH_CLIENT_SECRET_FILE" in err
+    assert err.startswith("error: GITHUB_OAUTH_CLIENT_SECRET is not set") and "GITHUB_OAUTH_CLIENT_SECRET_FILE" in err
 
 
 # -- argument handling ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # the demo warns
 
 @pytest.fixture
 def demo(monkeypatch: pytest.MonkeyPatch) -> t.Any:
-    monkeypatch.setenv("OAUTH_MIDDLEWARE_SECRET_KEY", "d" * 40)
+    monkeypatch.setenv("OAUTH_MIDDLEWARE_SECRET_KEY", "demo-test-key-not-a-pattern-0123456789")
     import demo_app
 
     return demo_app

@@ -180,7 +180,8 @@ def test_github_url_gives_an_enterprise_provider() -> None:
 
 def test_plain_http_github_url_needs_allow_insecure_http() -> None:
     message = refused(env(GITHUB_URL="http://127.0.0.1:8001"))
-    assert message.startswith("OAUTH_MIDDLEWARE_GITHUB_URL: provider.")
+    assert message.startswith("OAUTH_MIDDLEWARE_GITHUB_URL (its authorize_url) is plain http")
+    assert "set OAUTH_MIDDLEWARE_ALLOW_INSECURE_HTTP=1 for local development" in message
     with pytest.warns(UserWarning, match="allow_insecure_http"):
         middleware = config.from_env(downstream, env(GITHUB_URL="http://127.0.0.1:8001", ALLOW_INSECURE_HTTP="1"))
     assert middleware.provider.token_url == "http://127.0.0.1:8001/login/oauth/access_token"
@@ -231,7 +232,13 @@ def test_malformed_values_name_the_variable(name: str, text: str, words: tuple[s
     ],
 )
 def test_values_the_middleware_refuses_name_the_variable(name: str, text: str, option: str) -> None:
-    assert refused(env(**{name: text})).startswith("OAUTH_MIDDLEWARE_%s: %s" % (name, option))
+    """The message names the variable, not the Python option; the error carries both."""
+    variable = "OAUTH_MIDDLEWARE_" + name
+    with pytest.raises(ConfigurationError) as info:
+        config.from_env(downstream, env(**{name: text}))
+    message = str(info.value)
+    assert message.startswith(variable + " ") and "%s must" % option not in message
+    assert (info.value.option, info.value.env) == (option, variable)
 
 
 def test_a_refused_override_is_not_blamed_on_the_environment() -> None:
@@ -240,10 +247,10 @@ def test_a_refused_override_is_not_blamed_on_the_environment() -> None:
 
 def test_short_secret_key_names_the_variable_without_showing_it() -> None:
     message = refused({**BASE, "OAUTH_MIDDLEWARE_SECRET_KEY": "hunter2-is-short"})
-    assert message.startswith("OAUTH_MIDDLEWARE_SECRET_KEY: secret_key is 16 bytes long")
+    assert message.startswith("OAUTH_MIDDLEWARE_SECRET_KEY is 16 bytes long")
     assert "hunter2" not in message
     message = refused({**BASE, "OAUTH_MIDDLEWARE_SECRET_KEY": SECRET_KEY + ",hunter2-is-short"})
-    assert message.startswith("OAUTH_MIDDLEWARE_SECRET_KEY: secret_key[1]") and "hunter2" not in message
+    assert message.startswith("OAUTH_MIDDLEWARE_SECRET_KEY[1] is 16 bytes long") and "hunter2" not in message
 
 
 # -- secrets: required, from files, never shown ---------------------------------------------------
@@ -426,7 +433,7 @@ def test_classmethod_from_env_as_the_readme_shows(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setenv("GITHUB_OAUTH_CLIENT_ID", "Iv1.from-env")
     monkeypatch.setenv("GITHUB_OAUTH_CLIENT_SECRET", "secret-from-env")
-    monkeypatch.setenv("OAUTH_MIDDLEWARE_SECRET_KEY", "e" * 40)
+    monkeypatch.setenv("OAUTH_MIDDLEWARE_SECRET_KEY", "e2V6-hand-typed-but-not-a-pattern-0123")
     monkeypatch.setenv("OAUTH_MIDDLEWARE_REQUIRE_LOGIN", "true")
     monkeypatch.setenv("OAUTH_MIDDLEWARE_PUBLIC_PATHS", "/healthz")
 

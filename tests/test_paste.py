@@ -167,8 +167,8 @@ def test_a_missing_secret_names_both_places(load: t.Callable[..., t.Any]) -> Non
             ("unknown setting 'requires_login'", "did you mean 'require_login'?", "public_paths"),
         ),
         ("clock = time.time", ("unknown setting 'clock'",)),
-        ("max_age = 0", ("max_age: max_age must be a positive whole number",)),
-        ("login_path = login", ("login_path: login_path must be a path",)),
+        ("max_age = 0", ("max_age must be a positive whole number",)),
+        ("login_path = login", ("login_path must be a path",)),
         ("client_secret_file = %(here)s/missing", ("client_secret and client_secret_file are both set",)),
     ],
 )

@@ -23,7 +23,7 @@ SESSION = "__Host-oauth_session"
 ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
 KEY_A = b"A" * 32
 KEY_B = b"B" * 40
-KEY_C = "C" * 32
+KEY_C = "C-key-for-rotation-tests-0123456789"  # not a repeated pattern: those are refused
 
 
 # -- helpers -------------------------------------------------------------------------------------

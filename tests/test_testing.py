@@ -11,7 +11,7 @@ import webtest
 from oauth_middleware import OAuthMiddleware
 from oauth_middleware.testing import FakeGitHub, login_as, logout, mount_under, session_cookie
 
-SECRET = "s" * 40
+SECRET = "testing-secret-key-0123456789abcdefghij"
 
 
 def make_flask_app(**options: t.Any) -> flask.Flask:
