@@ -17,7 +17,7 @@ import typing as t
 import warnings
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from . import config
+from . import config, diagnostics
 from .access import AccessPolicy
 from .cookies import parse_cookie_header, set_cookie, split_own_cookies
 from .crypto import Cipher
@@ -224,6 +224,7 @@ class OAuthMiddleware:
         self.idle_timeout = config.optional_seconds("idle_timeout", idle_timeout)
         self.revoke_on_logout = bool(revoke_on_logout)
         self.cookie_name = config.cookie_name(cookie_name)
+        diagnostics.check_not_wrapped_twice(app, cookie_name=self.cookie_name)
         self.secure = config.optional_bool("secure", secure)
         self.timeout = config.timeout(timeout)
         if not callable(clock):
