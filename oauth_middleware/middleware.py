@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from . import config, diagnostics
 from .access import AccessPolicy
+from .api import ENVIRON_KEY as API_KEY
+from .api import APISession
 from .cookies import parse_cookie_header, set_cookie, split_own_cookies
 from .crypto import Cipher
 from .errors import (
@@ -56,6 +58,7 @@ IDENTITY_KEYS = (
     "oauth_middleware.token",
     "oauth_middleware.groups",
     "oauth_middleware.user_id",
+    "oauth_middleware.api",
     "HTTP_REMOTE_USER",
     "HTTP_X_REMOTE_USER",
     "HTTP_X_FORWARDED_USER",
@@ -313,8 +316,9 @@ class OAuthMiddleware:
             del environ["HTTP_COOKIE"]
         extra: Headers = []
         session = None
+        sealed = ""
         if loaded is not None:
-            session = loaded.session
+            session, sealed = loaded.session, loaded.value
             if now >= loaded.due_at:
                 outcome = self.renewals.renew(session, loaded.value, now=now)
                 session = outcome.session
@@ -328,22 +332,35 @@ class OAuthMiddleware:
         else:
             # anonymous: clear a session cookie that did not open (tampered, expired, old key)
             extra = self.sessions.clear(secure=secure, present=cookies)
+        api: APISession | None = None
         if session is not None:
             environ["REMOTE_USER"] = session.username
             environ["oauth_middleware.user"] = dict(session.user)
-            environ["oauth_middleware.token"] = session.environ_token()
+            token = environ["oauth_middleware.token"] = session.environ_token()
             environ["oauth_middleware.groups"] = list(session.groups)
             if session.user_id is not None:
                 environ["oauth_middleware.user_id"] = session.user_id
+            # built lazily: a request that never calls the API pays this one small object
+            api = environ[API_KEY] = APISession(
+                self, session, sealed, secure=secure, present=cookies, environ_token=token
+            )
+            if "refresh_token" not in session.token:
+                api = None  # a token that never expires is never refreshed mid-request
         elif self.require_login and self.is_protected(path):
             return self._challenge(environ, start_response, extra)
-        if not extra:
+        if not extra and api is None:
             return self.app(environ, start_response)
 
         def start_with_cookies(status: str, headers: Headers, exc_info: t.Any = None) -> t.Callable[[bytes], object]:
+            # an expiring token refreshed by the app's API calls makes the newest session of all
+            set_cookies = extra if api is None or api.cookie_headers is None else api.cookie_headers
+            if api is not None:
+                api.response_started = True
+            if not set_cookies:
+                return start_response(status, headers, exc_info)
             # the app's answer now carries our Set-Cookie: no shared cache may keep it (CK-7)
             kept = [(name, value) for name, value in headers if name.lower() not in _CACHE_HEADERS]
-            return start_response(status, kept + [("Cache-Control", "no-store")] + extra, exc_info)
+            return start_response(status, kept + [("Cache-Control", "no-store")] + set_cookies, exc_info)
 
         return self.app(environ, start_with_cookies)
 
