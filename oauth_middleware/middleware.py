@@ -257,6 +257,7 @@ class OAuthMiddleware:
         )
         self.renewals = Renewals(self.client, lifetimes=lifetimes, policy=self.policy)
         self.flows = FlowCookies(Cipher(self.secret_keys, purpose="flow"), name=self.cookie_name, clock=self._now)
+        self.diagnostics = diagnostics.Diagnostics(clock=self._now)
         self._routes: dict[str, t.Callable[[WSGIEnvironment], tuple[str, Headers, bytes]]] = {
             self.login_path: self._login,
             self.callback_path: self._callback,
@@ -332,6 +333,10 @@ class OAuthMiddleware:
         else:
             # anonymous: clear a session cookie that did not open (tampered, expired, old key)
             extra = self.sessions.clear(secure=secure, present=cookies)
+            if extra:  # and say so if another worker's key sealed it
+                self.diagnostics.foreign_key(
+                    "session", self.sessions.cipher, cookies.get(self.sessions.cookie_name(secure))
+                )
         api: APISession | None = None
         if session is not None:
             environ["REMOTE_USER"] = session.username
@@ -441,6 +446,8 @@ class OAuthMiddleware:
             redirect_uri=self.redirect_uri or self._callback_url(environ),
             now=self.clock(),
         )
+        if self.redirect_uri:
+            self.diagnostics.login_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""), self.redirect_uri)
         cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
         headers = self.flows.evictions(cookies, secure=secure)
         headers.append(self.flows.dump(flow, secure=secure))
@@ -481,7 +488,10 @@ class OAuthMiddleware:
                 status, own, body = _redirect("303 See Other", self._default_next(environ))
                 return status, own + consumed, body
             log.warning("callback with a missing, unknown, expired or mismatched state")
-            raise StateError(headers=consumed)
+            hint = diagnostics.callback_hint(
+                self.diagnostics, cookies, flow_cookie, flows=self.flows, secure=secure, redirect_uri=self.redirect_uri
+            )
+            raise StateError(hint, headers=consumed)
         try:
             error = params.get("error")
             if error is not None:
