@@ -25,6 +25,7 @@ from oauth_middleware import (
 )
 from oauth_middleware.api import REDACTED, APISession, ForeignURLError
 from oauth_middleware.errors import TokenRevoked
+from oauth_middleware.session import Session
 from oauth_middleware.testing import FakeGitHub, WSGITransportAdapter, login_as
 
 SECRET_KEY = "a" * 40
@@ -343,8 +344,10 @@ def test_an_anonymous_request_gets_a_clear_error(make_site: t.Callable[..., Site
 
 def test_an_upstream_cannot_plant_an_api_session(make_site: t.Callable[..., Site]) -> None:
     site = make_site()
-    planted = object()
-    assert site.browser.get("/anonymous", extra_environ={"oauth_middleware.api": planted}, status=401)
+    session = Session.new(user={"login": "admin"}, token={"access_token": "x"}, username="admin", now=0)
+    planted = APISession(site.middleware, session, "v", secure=True, present={}, environ_token={})
+    response = site.browser.get("/anonymous", extra_environ={"oauth_middleware.api": planted}, status=401)
+    assert "needs a logged-in user" in response.json["error"]
 
 
 def test_a_request_that_does_not_call_the_api_builds_no_http_session(make_site: t.Callable[..., Site]) -> None:
