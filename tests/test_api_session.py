@@ -492,3 +492,40 @@ def test_the_readme_example_runs_as_written(clock: Clock) -> None:
     assert browser.get("/whoami").json == {"login": "octocat", "public_repos": 2}
     fake.use_up_rate_limit("octocat")
     assert browser.get("/whoami", status=503).json == {"error": "GitHub asks us to wait 3600 seconds"}
+
+
+def test_a_refresh_after_the_response_started_reaches_the_browser_on_its_next_request(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeGitHub(auto_approve="octocat", expiring_tokens=True, clock=clock)
+    logins: list[str] = []
+
+    def streaming(environ: dict[str, t.Any], start_response: t.Any) -> t.Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if environ.get("PATH_INFO") == "/stream":
+            clock.now += LIFETIME  # the token expires while the body is being produced
+            logins.append(api_session(environ).get("/user").json()["login"])
+        yield b"done"
+
+    middleware = OAuthMiddleware(
+        streaming,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        secret_key=SECRET_KEY,
+        provider=fake.provider(),
+        clock=clock,
+    )
+    fake.mount(middleware.http)
+    browser = webtest.TestApp(middleware, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": HOST})
+    authorize = browser.get("/auth/login").headers["Location"]
+    callback = webtest.TestApp(fake).get(authorize[len(fake.base_url) :]).headers["Location"]
+    browser.get(callback[len("https://" + HOST) :], status=302)
+    with caplog.at_level(logging.WARNING, "oauth_middleware"):
+        response = browser.get("/stream")
+    assert logins == ["octocat"] and "Set-Cookie" not in response.headers  # too late for this response
+    assert "after the response had started" in caplog.text
+    # the old cookie's next request (within the renewal's result window) gets the new session
+    clock.now += 60
+    following = browser.get("/")
+    assert any(h.startswith("__Host-oauth_session=") for h in following.headers.getall("Set-Cookie"))
+    assert fake.token_requests == 2  # the login's exchange and one refresh, not a second one
