@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from .api import APISession as APISession
+from .api import api_session as api_session
 from .errors import AccessDenied as AccessDenied
 from .errors import ConfigurationError as ConfigurationError
 from .errors import LoginRequired as LoginRequired
@@ -16,6 +18,7 @@ from .errors import NotAllowed as NotAllowed
 from .errors import OAuthMiddlewareError as OAuthMiddlewareError
 from .errors import ProviderError as ProviderError
 from .errors import ProviderTimeout as ProviderTimeout
+from .errors import RateLimited as RateLimited
 from .errors import StateError as StateError
 from .middleware import OAuthMiddleware as OAuthMiddleware
 from .providers import GitHub as GitHub
@@ -24,6 +27,7 @@ from .providers import Provider as Provider
 __version__ = "1.0.0.dev0"
 
 __all__ = [
+    "APISession",
     "AccessDenied",
     "ConfigurationError",
     "GitHub",
@@ -34,5 +38,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderTimeout",
+    "RateLimited",
     "StateError",
+    "api_session",
 ]

@@ -70,19 +70,30 @@ class Cipher:
         blob = self._seal_kid + nonce + self._seal_key.encrypt(nonce, data, aad)
         return base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii")
 
+    @property
+    def key_id(self) -> str:
+        """The id of the sealing key, in hex: the same in every process given the same first
+        secret (for diagnostics: it reveals nothing a sealed value does not already carry)."""
+        return self._seal_kid.hex()
+
+    def foreign_key_id(self, value: str) -> str | None:
+        """The key id (hex) of ``value`` if it is well formed but sealed with a key this cipher
+        does not have (another worker's key, or one removed from the rotation); ``None`` if the
+        key is ours or ``value`` is not a sealed value at all.
+
+        For diagnostics only: the key id is not authenticated, so an altered key id looks the
+        same. It decides nothing; :meth:`open` refuses such a value either way.
+        """
+        try:
+            blob = _decode(value)
+        except InvalidValue:
+            return None
+        kid = blob[:KEY_ID_SIZE]
+        return None if kid in self._keys else kid.hex()
+
     def open(self, value: str, *, aad: bytes) -> bytes:
         """Decrypt ``value``; raise :class:`InvalidValue` for anything that is not intact and ours."""
-        # strict: one spelling per value, so any changed character is a different (refused) value
-        if not _BASE64URL.fullmatch(value):
-            raise InvalidValue("not base64url")
-        try:
-            blob = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidValue("not base64") from exc
-        if base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii") != value:
-            raise InvalidValue("not canonical base64")
-        if len(blob) < KEY_ID_SIZE + NONCE_SIZE + TAG_SIZE:
-            raise InvalidValue("too short")
+        blob = _decode(value)
         key = self._keys.get(blob[:KEY_ID_SIZE])
         if key is None:
             raise InvalidValue("unknown key")
@@ -91,3 +102,19 @@ class Cipher:
             return key.decrypt(nonce, blob[KEY_ID_SIZE + NONCE_SIZE :], aad)
         except InvalidTag as exc:
             raise InvalidValue("authentication failed") from exc
+
+
+def _decode(value: str) -> bytes:
+    """The bytes of a sealed value: key id, nonce, ciphertext and tag (not yet authenticated)."""
+    # strict: one spelling per value, so any changed character is a different (refused) value
+    if not _BASE64URL.fullmatch(value):
+        raise InvalidValue("not base64url")
+    try:
+        blob = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidValue("not base64") from exc
+    if base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii") != value:
+        raise InvalidValue("not canonical base64")
+    if len(blob) < KEY_ID_SIZE + NONCE_SIZE + TAG_SIZE:
+        raise InvalidValue("too short")
+    return blob

@@ -174,6 +174,56 @@ class TokenRevoked(ProviderError):
     description = "GitHub did not accept the access token. Please log in again."
 
 
+class RateLimited(ProviderError):
+    """The provider's API refused a call because a rate limit was reached (GitHub: 403 or 429
+    with ``x-ratelimit-remaining: 0`` or ``Retry-After``). Carries no part of the request.
+
+    :attr retry_after: seconds to wait before trying again (``Retry-After``, else the time left
+        until ``reset_at``), or ``None`` when the provider said neither.
+    :attr reset_at: when the limit resets, seconds since the epoch (``x-ratelimit-reset``), or
+        ``None``.
+    """
+
+    error = "rate_limited"
+    description = "GitHub's API rate limit was reached. Please try again later."
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        retry_after: int | None = None,
+        reset_at: int | None = None,
+        headers: t.Sequence[tuple[str, str]] = (),
+    ) -> None:
+        if retry_after is not None:
+            headers = (*headers, ("Retry-After", str(retry_after)))
+        super().__init__(description, headers=headers)
+        self.retry_after = retry_after
+        self.reset_at = reset_at
+
+    @classmethod
+    def from_response(cls, status: int, headers: t.Mapping[str, str], *, now: float) -> RateLimited | None:
+        """The error for an API answer that is a rate limit, or ``None`` if it is not one.
+
+        :param headers: the answer's headers (a case-insensitive mapping, as requests gives).
+        """
+        if status not in (403, 429):
+            return None
+        retry = _header_number(headers.get("retry-after"))
+        if headers.get("x-ratelimit-remaining") != "0" and "retry-after" not in headers:
+            return None
+        reset_at = _header_number(headers.get("x-ratelimit-reset"))
+        if retry is None and reset_at is not None:
+            retry = max(1, reset_at - int(now))
+        return cls(retry_after=retry, reset_at=reset_at)
+
+
+def _header_number(value: str | None) -> int | None:
+    """A whole number of at most 10 digits from a header value, or ``None``."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
+
+
 class ProviderTimeout(ProviderError):
     """The provider did not answer in time."""
 

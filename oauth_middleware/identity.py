@@ -17,6 +17,7 @@ IDENTITY_KEYS = (
     "oauth_middleware.token",
     "oauth_middleware.groups",
     "oauth_middleware.user_id",
+    "oauth_middleware.api",
 )
 #: request headers through which auth proxies pass identity, as name prefixes (a prefix holds its
 #: whole family: ``Remote-`` is ``Remote-User``, ``Remote-Email``, ``Remote-Groups``...). They are

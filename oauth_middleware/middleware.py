@@ -16,8 +16,10 @@ import typing as t
 import warnings
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from . import env, options
+from . import diagnostics, env, options
 from .access import AccessPolicy
+from .api import ENVIRON_KEY as API_KEY
+from .api import APISession
 from .cookies import parse_cookie_header, set_cookie, split_own_cookies
 from .crypto import Cipher
 from .errors import (
@@ -202,6 +204,7 @@ class OAuthMiddleware:
             # server does not trust reports: cookies stay Secure (and __Host-) unless secure=False
             self.secure = True
         self._scrubber = IdentityScrubber(extra=self.strip_identity_headers)
+        diagnostics.check_not_wrapped_twice(app, cookie_name=self.cookie_name, kind=OAuthMiddleware)
         if self.allow_insecure_http:
             message = "allow_insecure_http=True: OAuth over plain http is for local development only"
             warnings.warn(message, stacklevel=2)
@@ -226,6 +229,7 @@ class OAuthMiddleware:
         )
         self.renewals = Renewals(self.client, lifetimes=lifetimes, policy=self.policy)
         self.flows = FlowCookies(Cipher(self.secret_keys, purpose="flow"), name=self.cookie_name, clock=self._now)
+        self.diagnostics = diagnostics.Diagnostics(clock=self._now)
         self._routes: dict[str, t.Callable[[WSGIEnvironment], tuple[str, Headers, bytes]]] = {
             self.login_path: self._login,
             self.callback_path: self._callback,
@@ -289,8 +293,9 @@ class OAuthMiddleware:
             del environ["HTTP_COOKIE"]
         extra: Headers = []
         session = None
+        sealed = ""
         if loaded is not None:
-            session = loaded.session
+            session, sealed = loaded.session, loaded.value
             if now >= loaded.due_at:
                 outcome = self.renewals.renew(session, loaded.value, now=now)
                 session = outcome.session
@@ -304,22 +309,39 @@ class OAuthMiddleware:
         else:
             # anonymous: clear a session cookie that did not open (tampered, expired, old key)
             extra = self.sessions.clear(secure=secure, present=cookies)
+            if extra:  # and say so if another worker's key sealed it
+                self.diagnostics.foreign_key(
+                    "session", self.sessions.cipher, cookies.get(self.sessions.cookie_name(secure))
+                )
+        api: APISession | None = None
         if session is not None:
             environ["REMOTE_USER"] = session.username
             environ["oauth_middleware.user"] = dict(session.user)
-            environ["oauth_middleware.token"] = session.environ_token()
+            token = environ["oauth_middleware.token"] = session.environ_token()
             environ["oauth_middleware.groups"] = list(session.groups)
             if session.user_id is not None:
                 environ["oauth_middleware.user_id"] = session.user_id
+            # built lazily: a request that never calls the API pays this one small object
+            api = environ[API_KEY] = APISession(
+                self, session, sealed, secure=secure, present=cookies, environ_token=token
+            )
+            if "refresh_token" not in session.token:
+                api = None  # a token that never expires is never refreshed mid-request
         elif self.require_login and self.is_protected(path):
             return self._challenge(environ, start_response, extra)
-        if not extra:
+        if not extra and api is None:
             return self.app(environ, start_response)
 
         def start_with_cookies(status: str, headers: Headers, exc_info: t.Any = None) -> t.Callable[[bytes], object]:
+            # an expiring token refreshed by the app's API calls makes the newest session of all
+            set_cookies = extra if api is None or api.cookie_headers is None else api.cookie_headers
+            if api is not None:
+                api.response_started = True
+            if not set_cookies:
+                return start_response(status, headers, exc_info)
             # the app's answer now carries our Set-Cookie: no shared cache may keep it (CK-7)
             kept = [(name, value) for name, value in headers if name.lower() not in _CACHE_HEADERS]
-            return start_response(status, kept + [("Cache-Control", "no-store")] + extra, exc_info)
+            return start_response(status, kept + [("Cache-Control", "no-store")] + set_cookies, exc_info)
 
         return self.app(environ, start_with_cookies)
 
@@ -422,6 +444,8 @@ class OAuthMiddleware:
             redirect_uri=self.redirect_uri or self._callback_url(environ),
             now=self.clock(),
         )
+        if self.redirect_uri:
+            self.diagnostics.login_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""), self.redirect_uri)
         cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
         headers = self.flows.evictions(cookies, secure=secure)
         headers.append(self.flows.dump(flow, secure=secure))
@@ -462,7 +486,10 @@ class OAuthMiddleware:
                 status, own, body = _redirect("303 See Other", self._default_next(environ))
                 return status, own + consumed, body
             log.warning("callback with a missing, unknown, expired or mismatched state")
-            raise StateError(headers=consumed)
+            hint = diagnostics.callback_hint(
+                self.diagnostics, cookies, flow_cookie, flows=self.flows, secure=secure, redirect_uri=self.redirect_uri
+            )
+            raise StateError(hint, headers=consumed)
         try:
             error = params.get("error")
             if error is not None:

@@ -22,6 +22,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import time
 import typing as t
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -31,7 +32,7 @@ from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
-from .errors import ProviderError, ProviderTimeout, TokenRefused, TokenRevoked
+from .errors import ProviderError, ProviderTimeout, RateLimited, TokenRefused, TokenRevoked
 
 if t.TYPE_CHECKING:
     from .providers import Provider
@@ -445,17 +446,10 @@ def api_request(
     status = response.status_code
     path = urlsplit(url).path
     if not 200 <= status < 300:
-        if status in (403, 429) and (
-            response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
-        ):
-            retry = response.headers.get("retry-after", "").strip()
-            if not (retry.isascii() and retry.isdigit() and len(retry) <= 6):
-                retry = _seconds_until(response.headers.get("x-ratelimit-reset"))
+        limited = RateLimited.from_response(status, response.headers, now=time.time())
+        if limited is not None:
             log.warning("GitHub API rate limit reached (%s %s)", status, path)
-            raise ProviderError(
-                "GitHub's API rate limit was reached. Please try again later.",
-                headers=[("Retry-After", retry)] if retry else [],
-            )
+            raise limited
         log.warning("GitHub API answered HTTP %d for %s", status, path)
         if status == 401:
             raise TokenRevoked()
@@ -470,11 +464,3 @@ def api_request(
     except ValueError:
         log.warning("GitHub API answered unreadable JSON for %s", path)
         raise ProviderError("GitHub answered with something unreadable.") from None
-
-
-def _seconds_until(reset: str | None) -> str:
-    import time
-
-    if not reset or not reset.isdigit():
-        return ""
-    return str(max(1, int(reset) - int(time.time())))

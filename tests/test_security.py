@@ -683,7 +683,10 @@ def test_provider_error_text_is_never_echoed(github: GitHubMock, error: str, des
     tags = re.compile(r"<[a-z/!]")
     # the page's own tags only: every "<" opens one of them, as many as on a page with a known error
     assert text.count("<") == len(tags.findall(text)) == len(tags.findall(baseline))
+    baseline_json = error_page(begin_login(MIDDLEWARE), "application/json", error="server_error").body.decode()
     for hostile in (description, uri):
+        if hostile in baseline or hostile in baseline_json:
+            continue  # a piece of our own page (e.g. '"/au' of the login link), not an echo
         if len(hostile) > 3 and any(c in hostile for c in "<>&\"'"):
             assert hostile not in text and hostile not in json_page.body.decode("utf-8")
     assert set(json.loads(json_page.body)) == {"error", "error_description", "login_url"}
@@ -1090,7 +1093,7 @@ def test_identity_headers_never_become_identity(spoofed: dict[str, t.Any], logge
     assert answer.status == 200
     [seen] = recorder.seen
     check_downstream(seen, user="hubot" if logged_in else None)
-    assert "admin" not in json.dumps({k: v for k, v in seen.items() if k.startswith("oauth_middleware.")})
+    assert "admin" not in json.dumps({k: v for k, v in seen.items() if k.startswith("oauth_middleware.")}, default=repr)
 
 
 def test_forwarded_headers_are_ignored() -> None:

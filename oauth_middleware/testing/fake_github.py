@@ -110,6 +110,10 @@ _ACCESS_DENIED_URI = _AUTHORIZE_ERRORS_DOC + "#access-denied"
 
 _BAD_CREDENTIALS = {"message": "Bad credentials", "documentation_url": _DOCS + "/rest"}
 _REQUIRES_AUTHENTICATION = {"message": "Requires authentication", "documentation_url": _DOCS + "/rest"}
+_RATE_LIMITED = {
+    "message": "API rate limit exceeded for user ID %d.",
+    "documentation_url": _DOCS + "/rest/overview/resources-in-the-rest-api#rate-limiting",
+}
 _NOT_FOUND = {"message": "Not Found", "documentation_url": _DOCS + "/rest"}
 
 _ALNUM = string.ascii_letters + string.digits
@@ -618,6 +622,18 @@ class FakeGitHub:
             token, _ = self._issue(_Grant(self.client_id, login, tuple(scopes), None))
         return token
 
+    def use_up_rate_limit(self, login: str) -> None:
+        """Spend ``login``'s API rate limit: until it resets (an hour later, by :attr:`clock`)
+        their API calls are refused as GitHub refuses them, with 403, ``x-ratelimit-remaining: 0``
+        and ``x-ratelimit-reset``.
+
+        :param login: a known user's login.
+        """
+        with self._lock:
+            if login not in self._users:
+                raise KeyError(login)
+            self._rate_used[login] = (RATE_LIMIT, int(self.clock()) + 3600)
+
     # -- WSGI ------------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -1017,6 +1033,9 @@ class FakeGitHub:
         log.debug("fake github: api %s", path)
         grant, user = self._authenticate(request)
         headers = self._rate_headers(user.login)
+        if int(dict(headers)["x-ratelimit-used"]) > RATE_LIMIT:
+            body = dict(_RATE_LIMITED, message=_RATE_LIMITED["message"] % user.id)
+            return self._json(body, 403, headers)
         headers += [
             ("x-oauth-scopes", ", ".join(grant.scopes)),
             ("x-accepted-oauth-scopes", ""),
