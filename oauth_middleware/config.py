@@ -736,7 +736,7 @@ def _ini_options(
 def filter_factory(
     global_conf: t.Mapping[str, str], **local_conf: str
 ) -> t.Callable[[WSGIApplication], OAuthMiddleware]:
-    """PasteDeploy filter factory (entry point ``egg:oauth-middleware#github``).
+    """PasteDeploy filter factory (entry point ``egg:oauth-login-middleware#github``).
 
     The section's keys are the option names, their values text in the formats of
     :func:`options_from_env` (lists may also be whitespace-separated, across lines), plus
@@ -753,7 +753,7 @@ def filter_factory(
         pipeline = github-oauth myapp
 
         [filter:github-oauth]
-        use = egg:oauth-middleware#github
+        use = egg:oauth-login-middleware#github
         client_id = Iv1.0123456789abcdef
         client_secret_file = %(here)s/secrets/github-client-secret
         # secret_key: from OAUTH_MIDDLEWARE_SECRET_KEY
@@ -782,7 +782,7 @@ def filter_app_factory(app: WSGIApplication, global_conf: t.Mapping[str, str], *
     .. code-block:: ini
 
         [filter-app:main]
-        use = egg:oauth-middleware#github
+        use = egg:oauth-login-middleware#github
         next = myapp
         client_id = Iv1.0123456789abcdef
 
