@@ -52,6 +52,13 @@ def test_flask_login_as_passes_groups_and_works_with_secure_true() -> None:
     assert client.post("/notes", data={"text": "x"}).json == {"groups": ["octo-org"], "text": "x"}
 
 
+def test_flask_login_as_secure_true_for_https_requests() -> None:
+    client = make_flask_app().test_client()
+    flask_login_as(client, "octocat", secure=True)
+    assert client.get("/dashboard", base_url="https://localhost").status_code == 200
+    assert client.get("/dashboard").status_code == 401  # a __Host- cookie is not the session over http
+
+
 def test_session_cookie_default_is_for_https_so_flask_needs_the_helper() -> None:
     # the newcomer's trap the helper exists for: session_cookie() names the cookie __Host-... (https)
     app = make_flask_app()

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import ast
 import configparser
+import importlib.metadata
 import importlib.util
 import inspect
 import os
 import pathlib
 import re
 import secrets
+import signal
+import socket
 import subprocess
 import sys
+import time
 import types
 import typing as t
 
 import flask
 import pytest
+import requests
 import webtest
 
 from oauth_middleware import OAuthMiddleware
@@ -253,3 +258,55 @@ def test_workers_with_different_keys_fail_as_troubleshooting_says() -> None:
     assert same.get("/").text == "hello octocat"
     answer = other.get("/")
     assert answer.text == "hello anonymous" and "Max-Age=0" in answer.headers["Set-Cookie"]
+
+
+def test_the_fake_github_users_the_quick_start_names() -> None:
+    assert "log in as `octocat` or `hubot`" in (DOCS / "quickstart.md").read_text()
+    assert [user.login for user in FakeGitHub().users] == ["octocat", "hubot"]
+
+
+def test_the_old_paste_spec_no_longer_resolves_as_configuration_md_says() -> None:
+    loadwsgi = pytest.importorskip("paste.deploy.loadwsgi")
+    try:
+        importlib.metadata.distribution("oauth-middleware")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    else:
+        pytest.skip("a stale install of the old distribution name is present in this environment")
+    assert loadwsgi.loadcontext(loadwsgi.FILTER, "egg:oauth-login-middleware#github").object is not None
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        loadwsgi.loadcontext(loadwsgi.FILTER, "egg:oauth-middleware#github")
+
+
+@pytest.mark.e2e
+def test_gunicorn_serves_the_documented_app_factory(tmp_path: pathlib.Path) -> None:
+    """docs/deployment.md: gunicorn 'myapp:create_app()', two workers, secrets from the environment."""
+    write(python_files("docs/deployment.md"), tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", "127.0.0.1:%d" % port]
+    env = clean_env(PYTHONPATH=str(tmp_path), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1", **SECRETS)
+    server = subprocess.Popen(
+        [*command, "myapp:create_app()"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        answer = None
+        while answer is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                answer = requests.get(
+                    "http://127.0.0.1:%d/" % port, headers={"Accept": "text/html"}, allow_redirects=False, timeout=5
+                )
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert answer is not None, "gunicorn did not answer in 30 s"
+        assert answer.status_code == 302 and answer.headers["Location"].startswith("/auth/login?next=")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            _, errors = server.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            _, errors = server.communicate(timeout=10)
+    assert b"Booting worker" in errors and b"Traceback" not in errors

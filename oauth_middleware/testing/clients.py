@@ -95,7 +95,7 @@ def django_client(application: object, **client_options: t.Any) -> t.Any:
     :param client_options: passed on to ``django.test.Client``.
     """
     client = importlib.import_module("django.test").Client(**client_options)
-    client.handler = ThroughMiddleware(find_middleware(application), client.handler)
+    client.handler = _ThroughMiddleware(find_middleware(application), client.handler)
     return client
 
 
@@ -119,7 +119,7 @@ def django_login_as(
         only when the middleware has ``secure=True``.
     """
     handler = getattr(client, "handler", None)
-    if not isinstance(handler, ThroughMiddleware):
+    if not isinstance(handler, _ThroughMiddleware):
         raise TypeError(
             "django_login_as() needs a client from django_client(application): a plain "
             "django.test.Client never runs wsgi.py, so the middleware would not see the cookie"
@@ -131,7 +131,7 @@ def django_login_as(
     return make_profile(user)
 
 
-class ThroughMiddleware:
+class _ThroughMiddleware:
     """A ``django.test.Client`` handler: the middleware first, then Django's test handler.
 
     :param middleware: the middleware to run; a copy whose inner app is ``handler`` is used.
