@@ -174,7 +174,10 @@ def test_the_options_table_reads_the_docstring_and_the_env_names(extension: type
     assert rows["clock"].env is None  # a Python object: no variable
     assert "first** encrypts" in rows["secret_key"].help  # a :param: continued over several lines
     table = "\n".join(extension.render(rows.values()))
-    assert "   * - ``max_age``\n     - ``OAUTH_MIDDLEWARE_MAX_AGE``\n     - ``int``\n     - ``604800``" in table
+    assert (
+        "   * - **max_age**\n\n       | type: ``int``\n       | default: ``604800``\n"
+        "       | environment: ``OAUTH_MIDDLEWARE_MAX_AGE``\n     - absolute session lifetime"
+    ) in table
 
 
 def test_the_options_table_prefers_the_option_table_when_there_is_one(

@@ -22,7 +22,7 @@ from sphinx.util.docutils import SphinxDirective
 if t.TYPE_CHECKING:
     from sphinx.application import Sphinx
 
-HEADER = ("option", "environment variable", "type", "default", "meaning")
+HEADER = ("option", "meaning")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,19 +114,21 @@ def markdown_to_rst(text: str) -> str:
     return re.sub(r"(?<![`\w])`([^`]+)`(?![`\w])", r"``\1``", text)
 
 
-def render(table: t.Sequence[Row]) -> list[str]:
-    """The rows as a reStructuredText ``list-table``."""
-    lines = [".. list-table::", "   :header-rows: 1", "   :class: oauth-options", ""]
-    lines += ["   * - " + HEADER[0]] + ["     - " + cell for cell in HEADER[1:]]
+def render(table: t.Iterable[Row]) -> list[str]:
+    """The rows as a two-column reStructuredText ``list-table`` (narrow enough for the page):
+    the option with its type, default and environment variable, then what it does."""
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 35 65", "   :class: oauth-options", ""]
+    lines += ["   * - %s" % HEADER[0], "     - %s" % HEADER[1]]
     for row in table:
-        cells = [
-            "``%s``" % row.name,
-            "``%s``" % row.env if row.env else "(Python only)",
-            "``%s``" % row.type_text,
-            row.default_text if row.default_text == "required" else "``%s``" % row.default_text,
-            row.help,
+        default = row.default_text if row.default_text == "required" else "``%s``" % row.default_text
+        lines += [
+            "   * - **%s**" % row.name,
+            "",
+            "       | type: ``%s``" % row.type_text,
+            "       | default: %s" % default,
+            "       | environment: %s" % ("``%s``" % row.env if row.env else "none (Python only)"),
+            "     - %s" % row.help,
         ]
-        lines += ["   * - " + cells[0]] + ["     - " + cell for cell in cells[1:]]
     return lines
 
 
