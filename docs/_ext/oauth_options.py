@@ -15,10 +15,6 @@ import inspect
 import re
 import typing as t
 
-from docutils import nodes
-from docutils.statemachine import StringList
-from sphinx.util.docutils import SphinxDirective
-
 if t.TYPE_CHECKING:
     from sphinx.application import Sphinx
 
@@ -132,15 +128,21 @@ def render(table: t.Iterable[Row]) -> list[str]:
     return lines
 
 
-class OptionsTable(SphinxDirective):
-    """``.. oauth-options::``: no arguments, no content."""
-
-    def run(self) -> list[nodes.Node]:
-        container = nodes.container()
-        self.state.nested_parse(StringList(render(rows()), source="oauth-options"), self.content_offset, container)
-        return list(container.children)
-
-
 def setup(app: Sphinx) -> dict[str, t.Any]:
+    # Sphinx is imported here only: the rows and their rendering are plain Python, which the test
+    # suite checks against the constructor without Sphinx installed
+    from docutils import nodes
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+
+    class OptionsTable(SphinxDirective):
+        """``.. oauth-options::``: no arguments, no content."""
+
+        def run(self) -> list[nodes.Node]:
+            container = nodes.container()
+            lines = StringList(render(rows()), source="oauth-options")
+            self.state.nested_parse(lines, self.content_offset, container)
+            return list(container.children)
+
     app.add_directive("oauth-options", OptionsTable)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
