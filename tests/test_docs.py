@@ -210,7 +210,9 @@ def test_the_banners_variables_point_the_middleware_at_the_fake() -> None:
     variables = dict(re.findall(r"^    (\w+)=(\S+)$", banner(fake), flags=re.MULTILINE))
     assert len(variables) == 4
     with pytest.warns(UserWarning, match="allow_insecure_http"):
-        middleware = OAuthMiddleware.from_env(lambda e, s: [], {**variables, "OAUTH_MIDDLEWARE_SECRET_KEY": "k" * 40})
+        middleware = OAuthMiddleware.from_env(
+            lambda e, s: [], {**variables, "OAUTH_MIDDLEWARE_SECRET_KEY": secrets.token_urlsafe(32)}
+        )
     assert middleware.provider == fake.provider()
     assert (middleware.client_id, middleware.client_secret) == (fake.client_id, fake.client_secret)
 
