@@ -37,10 +37,11 @@ if t.TYPE_CHECKING:
 log = logging.getLogger("demo_app")
 
 FAKE_PREFIX = "/_fake_github"
+SITE = "oauth-middleware demo"  # the home page's title, and the suffix of every other page's
 KEY_FILE = os.path.join(tempfile.gettempdir(), "oauth-middleware-demo-%s.key" % os.getuid())
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }} - oauth-middleware demo</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}{% if title != site %} - {{ site }}{% endif %}</title>
 <link rel="icon" href="data:,">
 <style>
  body { font: 16px/1.5 system-ui, sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em; }
@@ -78,8 +79,7 @@ def secret_key() -> str:
         "OAUTH_MIDDLEWARE_SECRET_KEY is not set: the demo uses a key kept in %s. Set the variable "
         "(python -c 'import secrets; print(secrets.token_urlsafe(32))') for anything real." % KEY_FILE
     )
-    warnings.warn(message, stacklevel=2)
-    log.warning(message)
+    log.warning(message)  # logged once; a warnings.warn() as well would print it twice
     try:  # the first worker creates it atomically, the others read it
         descriptor = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -94,6 +94,13 @@ def secret_key() -> str:
     return key
 
 
+def wrap(app: WSGIApplication, **options: t.Any) -> OAuthMiddleware:
+    """The middleware around ``app``. Its allow_insecure_http warning is also logged: print it once."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "allow_insecure_http", UserWarning)
+        return OAuthMiddleware(app, **options)
+
+
 def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
     """Build the demo: real GitHub when credentials are in ``environ``, the fake otherwise."""
     flask_app = Flask(__name__)
@@ -106,13 +113,19 @@ def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
         user = request.environ.get("oauth_middleware.user")
         inner = render_template_string(body, user=user, **context)
         return render_template_string(
-            PAGE, title=title, body=Markup(inner), user=user, fake=use_fake, next_path=request.full_path.rstrip("?")
+            PAGE,
+            title=title,
+            site=SITE,
+            body=Markup(inner),
+            user=user,
+            fake=use_fake,
+            next_path=request.full_path.rstrip("?"),
         )
 
     @flask_app.route("/")
     def home() -> str:
         return render(
-            "oauth-middleware demo",
+            SITE,
             "{% if user %}<p>Hello, <strong>{{ user.name or user.login }}</strong>!</p>"
             "{% else %}<p>You are not logged in.</p>{% endif %}",
         )
@@ -155,14 +168,14 @@ def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
         fake = FakeGitHub(
             client_id="demo-client-id",
             client_secret="demo-client-secret",
-            users=[
-                FakeUser(login="octocat", id=583231, name="The Octocat", email="octocat@github.com"),
+            users=[  # octocat's name and email as FakeGitHub's default octocat (GitHub's documented example)
+                FakeUser(login="octocat", id=583231, name="monalisa octocat", email="octocat@github.com"),
                 FakeUser(login="hubot", id=480938, name="Hubot", email=None),
             ],
             auto_approve=environ.get("DEMO_AUTO_APPROVE") or False,
             sealed=options["secret_key"],
         )
-        middleware = OAuthMiddleware(
+        middleware = wrap(
             flask_app.wsgi_app,
             client_id=fake.client_id,
             client_secret=fake.client_secret,
@@ -175,7 +188,7 @@ def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
         log.warning("no GitHub credentials: using the embedded fake GitHub under %s", FAKE_PREFIX)
     else:
         insecure = bool(environ.get("OAUTH_MIDDLEWARE_ALLOW_INSECURE_HTTP", "1" if redirect_uri is None else ""))
-        middleware = OAuthMiddleware(
+        middleware = wrap(
             flask_app.wsgi_app,
             client_id=t.cast(str, client_id),
             client_secret=t.cast(str, client_secret),

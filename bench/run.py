@@ -1038,7 +1038,7 @@ def machine() -> list[str]:
         pass
     packages = []
     for name in (
-        "oauth-middleware",
+        "oauth-login-middleware",
         "cryptography",
         "requests",
         "requests-oauthlib",

@@ -460,11 +460,11 @@ def test_a_classic_token_is_never_refreshed_and_its_responses_are_untouched(
     assert "Set-Cookie" not in response.headers
 
 
-# -- the README's example, as written ----------------------------------------------------------
+# -- the documented example (docs/reference.md), as written ----------------------------------------------------------
 
 
 def readme_example() -> str:
-    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    readme = (pathlib.Path(__file__).parent.parent / "docs" / "reference.md").read_text()
     section = readme.split("## Calling GitHub's API as the user", 1)[1].split("\n## ", 1)[0]
     code = re.search(r"```python\n(.+?)```", section, flags=re.DOTALL)
     assert code is not None

@@ -203,7 +203,7 @@ def test_login_profile_cookies_and_logout(tab: Tab) -> None:
     callbacks: list[t.Any] = []
     page.on("response", lambda response: callbacks.append(response) if "/auth/callback?" in response.url else None)
     screenshot.approve(page, base, "octocat")
-    expect(page.get_by_text("Hello, The Octocat!")).to_be_visible()
+    expect(page.get_by_text("Hello, monalisa octocat!")).to_be_visible()
     assert len(callbacks) == 1 and callbacks[0].status == 302
     set_cookies = [h["value"] for h in callbacks[0].headers_array() if h["name"].lower() == "set-cookie"]
     assert set_cookies and not [h for h in set_cookies if re.search(r";\s*domain=", h, re.IGNORECASE)], set_cookies
@@ -220,7 +220,7 @@ def test_login_profile_cookies_and_logout(tab: Tab) -> None:
     tab.step()
     page.get_by_role("link", name="Profile", exact=True).click()
     expect(page).to_have_url(base + "/profile")
-    expect(page.locator("#name")).to_have_text("The Octocat")
+    expect(page.locator("#name")).to_have_text("monalisa octocat")
     expect(page.locator("#login-name")).to_have_text("@octocat")
     expect(page.locator("#email")).to_have_text("octocat@github.com")
     avatar = page.get_by_role("img", name="avatar of octocat")
@@ -232,7 +232,7 @@ def test_login_profile_cookies_and_logout(tab: Tab) -> None:
     status, me = tab.fetch("/api/me")
     assert status == 200, me
     assert me["login"] == "octocat"
-    assert me["user"]["name"] == "The Octocat"
+    assert me["user"]["name"] == "monalisa octocat"
     assert set(me["scope"]) == {"read:user", "user:email"}
 
     # log out with the page's button: back home, anonymous, the session cookie gone

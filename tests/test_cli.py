@@ -259,7 +259,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]
 
 
 def test_console_script_is_registered() -> None:
-    entry_points = importlib.metadata.distribution("oauth-middleware").entry_points
+    entry_points = importlib.metadata.distribution("oauth-login-middleware").entry_points
     (script,) = [entry for entry in entry_points if entry.group == "console_scripts"]
     assert (script.name, script.value) == ("oauth-middleware", "oauth_middleware.cli:main")
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
+import sys
 import typing as t
 
 import pytest
 import webtest
+
+from oauth_middleware.testing import FakeGitHub
+
+ROOT = pathlib.Path(__file__).parent.parent
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # the demo warns about its dev key
 
@@ -44,7 +52,9 @@ def test_without_credentials_the_demo_uses_the_fake_and_says_so(demo: t.Any) -> 
     testapp.get(back.location, status=302)
     assert testapp.get("/api/me").json["login"] == "octocat"
     profile = testapp.get("/profile").text
-    assert "The Octocat" in profile and "octocat@github.com" in profile and "<img" in profile
+    fake_octocat = {user.login: user for user in FakeGitHub().users}["octocat"]
+    assert fake_octocat.name == "monalisa octocat"  # one octocat everywhere: the demo's is the fake's
+    assert fake_octocat.name in profile and fake_octocat.email in profile and "<img" in profile
 
 
 def test_with_credentials_the_demo_uses_github(demo: t.Any) -> None:
@@ -53,3 +63,21 @@ def test_with_credentials_the_demo_uses_github(demo: t.Any) -> None:
     assert "embedded fake" not in testapp.get("/").text
     location = testapp.get("/auth/login", status=302).location
     assert location.startswith("https://github.com/login/oauth/authorize?") and "client_id=Iv1.real" in location
+
+
+def test_page_titles_name_the_demo_once(demo: t.Any) -> None:
+    testapp = webtest.TestApp(demo.create_app({}), extra_environ={"HTTP_HOST": "127.0.0.1:5000"})
+    assert testapp.get("/").html.title.string == "oauth-middleware demo"
+    assert testapp.get("/profile").html.title.string == "Profile - oauth-middleware demo"
+
+
+def test_the_demo_prints_each_warning_once(tmp_path: pathlib.Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OAUTH_MIDDLEWARE_", "GITHUB_OAUTH_"))}
+    env["TMPDIR"] = str(tmp_path)  # the demo's key file goes there
+    started = subprocess.run(
+        [sys.executable, "-c", "import demo_app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode == 0, started.stderr
+    lines = [line for line in started.stderr.splitlines() if line.strip()]
+    for words in ("OAUTH_MIDDLEWARE_SECRET_KEY is not set", "allow_insecure_http=True", "embedded fake GitHub"):
+        assert len([line for line in lines if words in line]) == 1, (words, lines)

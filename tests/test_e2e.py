@@ -282,14 +282,14 @@ def test_login_profile_api_and_logout(demo: Server) -> None:
         body = me.json()
         assert body["login"] == "octocat"
         assert body["user"]["id"] == 583231
-        assert body["user"]["name"] == "The Octocat"
+        assert body["user"]["name"] == "monalisa octocat"
         assert body["user"]["email"] == "octocat@github.com"
         assert set(body["scope"]) == {"read:user", "user:email"}
 
         profile = session.get(base + "/profile", headers=HTML, timeout=REQUEST_TIMEOUT)
         assert profile.status_code == 200
         assert "@octocat" in profile.text
-        assert "The Octocat" in profile.text
+        assert "monalisa octocat" in profile.text
         assert "octocat@github.com" in profile.text
         avatars = [img for img in parse_page(profile.text).images if img.get("alt") == "avatar of octocat"]
         assert len(avatars) == 1

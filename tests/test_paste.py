@@ -45,7 +45,7 @@ def load(paste_deploy: t.Any, tmp_path: pathlib.Path) -> t.Callable[..., t.Any]:
     """Write ``[filter:github-oauth]`` with ``settings`` in a pipeline in front of the hello app
     to ``tmp_path/app.ini`` and load it."""
 
-    def load(settings: str, *, use: str = "egg:oauth-middleware#github") -> t.Any:
+    def load(settings: str, *, use: str = "egg:oauth-login-middleware#github") -> t.Any:
         ini = tmp_path / "app.ini"
         ini.write_text(
             "[pipeline:main]\npipeline = github-oauth hello\n\n"
@@ -69,7 +69,7 @@ public_paths =
 
 
 @pytest.mark.parametrize(
-    "use", ["egg:oauth-middleware#github", "call:oauth_middleware.config:filter_factory"], ids=["egg", "call"]
+    "use", ["egg:oauth-login-middleware#github", "call:oauth_middleware.config:filter_factory"], ids=["egg", "call"]
 )
 def test_pipeline_logs_in_with_the_configured_client_id(load: t.Callable[..., t.Any], use: str) -> None:
     wsgi = load(SETTINGS, use=use)
@@ -90,7 +90,7 @@ def test_pipeline_logs_in_with_the_configured_client_id(load: t.Callable[..., t.
 def test_filter_app_section(paste_deploy: t.Any, tmp_path: pathlib.Path) -> None:
     ini = tmp_path / "app.ini"
     ini.write_text(
-        "[filter-app:main]\nuse = egg:oauth-middleware#github\nnext = hello\n%s\n"
+        "[filter-app:main]\nuse = egg:oauth-login-middleware#github\nnext = hello\n%s\n"
         "[app:hello]\nuse = call:tests.test_paste:hello_factory\n" % SETTINGS
     )
     wsgi = paste_deploy.loadapp("config:" + str(ini))
@@ -189,7 +189,7 @@ def test_factories_directly(paste_deploy: t.Any) -> None:
 
 
 def test_entry_points_are_registered() -> None:
-    entry_points = importlib.metadata.distribution("oauth-middleware").entry_points
+    entry_points = importlib.metadata.distribution("oauth-login-middleware").entry_points
     found = {(entry.group, entry.name): entry.value for entry in entry_points}
     assert found[("paste.filter_factory", "github")] == "oauth_middleware.config:filter_factory"
     assert found[("paste.filter_app_factory", "github")] == "oauth_middleware.config:filter_app_factory"

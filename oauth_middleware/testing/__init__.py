@@ -1,4 +1,5 @@
-"""Testing support: a fake GitHub, one-line logins for WebTest, and opt-in pytest fixtures.
+"""Testing support: a fake GitHub, one-line logins for WebTest, Flask's and Django's test
+clients, and opt-in pytest fixtures.
 
 .. code-block:: python
 
@@ -17,6 +18,9 @@ Run the fake as a server with ``python -m oauth_middleware.testing --port 8001``
 
 from __future__ import annotations
 
+from .clients import django_client as django_client
+from .clients import django_login_as as django_login_as
+from .clients import flask_login_as as flask_login_as
 from .fake_github import FakeGitHub as FakeGitHub
 from .fake_github import FakeUser as FakeUser
 from .fake_github import WSGITransportAdapter as WSGITransportAdapter
@@ -39,7 +43,10 @@ __all__ = [
     "FakeGitHub",
     "FakeUser",
     "WSGITransportAdapter",
+    "django_client",
+    "django_login_as",
     "find_middleware",
+    "flask_login_as",
     "login_as",
     "logout",
     "make_user",

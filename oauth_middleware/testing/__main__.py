@@ -4,14 +4,9 @@
 
     python -m oauth_middleware.testing --port 8001 [--host 127.0.0.1] [--auto-approve [LOGIN]]
 
-Then point the middleware at it (plain HTTP, so only for local development):
-
-.. code-block:: python
-
-    OAuthMiddleware(app, provider=GitHub("http://127.0.0.1:8001",
-                                         api_base_url="http://127.0.0.1:8001/api/v3/"),
-                    client_id="fake-client-id", client_secret="fake-client-secret",
-                    allow_insecure_http=True, ...)
+It prints how to point the middleware at it (plain HTTP, so only for local development), in
+environment variables for :meth:`OAuthMiddleware.from_env <oauth_middleware.OAuthMiddleware.from_env>`
+and in Python (see :func:`banner`).
 """
 
 from __future__ import annotations
@@ -88,6 +83,28 @@ def make_server(host: str, port: int, fake: FakeGitHub) -> ThreadingWSGIServer:
     return server
 
 
+def banner(fake: FakeGitHub) -> str:
+    """What the server prints when it starts: its address and how to point the middleware at it.
+
+    The documentation shows this text for the default port; a test keeps them the same.
+
+    :param fake: the fake being served (its :attr:`~FakeGitHub.base_url` is the server's).
+    """
+    url = fake.base_url
+    return "\n".join(
+        [
+            f"FakeGitHub listening on {url} (client_id={fake.client_id!r}, client_secret={fake.client_secret!r})",
+            "Point the middleware at it (local development only) with these environment variables:",
+            f"    OAUTH_MIDDLEWARE_GITHUB_URL={url}",
+            "    OAUTH_MIDDLEWARE_ALLOW_INSECURE_HTTP=1",
+            f"    GITHUB_OAUTH_CLIENT_ID={fake.client_id}",
+            f"    GITHUB_OAUTH_CLIENT_SECRET={fake.client_secret}",
+            f'or in Python: OAuthMiddleware(app, provider=GitHub("{url}"), allow_insecure_http=True,',
+            f'    client_id="{fake.client_id}", client_secret="{fake.client_secret}", secret_key=...)',
+        ]
+    )
+
+
 def serve(host: str, port: int, fake: FakeGitHub) -> None:
     """Serve ``fake`` on ``host``:``port`` until interrupted (Ctrl-C).
 
@@ -96,13 +113,7 @@ def serve(host: str, port: int, fake: FakeGitHub) -> None:
     :param fake: the application to serve.
     """
     server = make_server(host, port, fake)
-    url = fake.base_url
-    print(
-        f"FakeGitHub listening on {url} (client_id={fake.client_id!r}, "
-        f"client_secret={fake.client_secret!r}); configure the middleware with "
-        f'allow_insecure_http=True and provider=GitHub("{url}", api_base_url="{url}/api/v3/")',
-        flush=True,
-    )
+    print(banner(fake), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

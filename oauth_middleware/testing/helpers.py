@@ -49,6 +49,11 @@ def make_user(login: str = "octocat", **fields: t.Any) -> dict[str, t.Any]:
     return user
 
 
+def make_profile(user: str | t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The profile the app sees for ``user``: a login, or a dict whose missing fields are filled in."""
+    return make_user(user) if isinstance(user, str) else make_user(**dict(user))
+
+
 def session_cookie(
     middleware: OAuthMiddleware,
     user: str | t.Mapping[str, t.Any] = "octocat",
@@ -72,7 +77,7 @@ def session_cookie(
     :param groups: memberships the app sees in ``oauth_middleware.groups`` (``"org"``,
         ``"org/team-slug"``).
     """
-    profile = make_user(user) if isinstance(user, str) else make_user(**dict(user))
+    profile = make_profile(user)
     username = profile.get(middleware.provider.username_field)
     if not isinstance(username, str) or not username:
         raise ValueError("user needs a %r" % middleware.provider.username_field)
@@ -150,8 +155,7 @@ def login_as(
                 rest={},
             )
         )
-    profile = make_user(user) if isinstance(user, str) else make_user(**dict(user))
-    return profile
+    return make_profile(user)
 
 
 def logout(testapp: t.Any, *, middleware: OAuthMiddleware | None = None) -> None:
