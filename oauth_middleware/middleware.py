@@ -42,6 +42,7 @@ from .providers import GitHub, Provider
 from .redirects import safe_next
 from .renewal import Renewals
 from .session import Lifetimes, Session, SessionCookie
+from .text import display_login, for_log
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -67,8 +68,9 @@ IDENTITY_KEYS = (
 _HOST_RE = re.compile(r"\A(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
 _MAX_FORM_BYTES = 16 * 1024
 _CACHE_HEADERS = ("cache-control", "expires", "pragma")
+#: The 403 page's text; ``%s`` is " as LOGIN" for a login of the usual shape, empty otherwise.
 NOT_ALLOWED_HELP = (
-    "You are logged in to GitHub as %s, but that account is not allowed to use this application. "
+    "You are logged in to GitHub%s, but that account is not allowed to use this application. "
     "If you belong to an allowed organisation or team, the usual causes are: your membership is "
     "private and was not shared with this application; the organisation restricts third-party "
     "OAuth application access and has not approved this one; or the organisation uses SAML single "
@@ -320,7 +322,7 @@ class OAuthMiddleware:
                 if session is None:
                     extra = self.sessions.clear(secure=secure, present=cookies)
                     if outcome.ended == "not_allowed":
-                        refused = NotAllowed(NOT_ALLOWED_HELP % loaded.session.username, headers=extra)
+                        refused = NotAllowed(_not_allowed_help(loaded.session.username), headers=extra)
                         return render_error(environ, refused)(environ, start_response)
                 elif outcome.changed:
                     extra = self.sessions.dump(session, secure=secure, present=cookies)
@@ -442,8 +444,8 @@ class OAuthMiddleware:
             log.error(
                 "the callback URL would be plain http (%s://%s%s). Behind a TLS proxy, wrap the app in "
                 "werkzeug's ProxyFix or set redirect_uri; for local development pass allow_insecure_http=True",
-                scheme,
-                host,
+                for_log(scheme),
+                for_log(host),
                 self.callback_path,
             )
             raise ConfigurationError("This site's login is misconfigured (insecure callback URL).")
@@ -482,14 +484,14 @@ class OAuthMiddleware:
             username = user[self.provider.username_field]
             groups = self.policy.keep(self.client.fetch_groups(token)) if self.policy.needs_groups else []
             if not self.policy.admits(username, groups, user.get("id")):
-                log.warning("%s logged in at %s but is not in the allow-lists", username, self.provider.name)
-                raise NotAllowed(NOT_ALLOWED_HELP % username)
+                log.warning("%s logged in at %s but is not in the allow-lists", for_log(username), self.provider.name)
+                raise NotAllowed(_not_allowed_help(username))
         except OAuthMiddlewareError as exc:
             exc.headers = tuple(exc.headers) + tuple(consumed)
             raise
         session = Session.new(user=user, token=token, username=username, groups=groups, now=self.clock())
         headers = consumed + self.sessions.dump(session, secure=secure, present=cookies)
-        log.info("login succeeded for %s", session.username)
+        log.info("login succeeded for %s", for_log(session.username))
         status, own, body = _redirect("302 Found", self._safe_next(flow.next_url, environ))
         return status, own + headers, body
 
@@ -536,9 +538,11 @@ class OAuthMiddleware:
         try:
             self.client.revoke(loaded.session.token["access_token"])
         except Exception:  # documented: a failure is logged and never blocks the logout
-            log.warning("could not revoke the token of %s at GitHub; logged out locally", loaded.session.username)
+            log.warning(
+                "could not revoke the token of %s at GitHub; logged out locally", for_log(loaded.session.username)
+            )
         else:
-            log.info("revoked the token of %s at GitHub", loaded.session.username)
+            log.info("revoked the token of %s at GitHub", for_log(loaded.session.username))
 
     def _is_cross_site(self, environ: WSGIEnvironment) -> bool:
         site = environ.get("HTTP_SEC_FETCH_SITE")
@@ -579,6 +583,12 @@ def _quoted(wsgi_path: str) -> str:
     if wsgi_path.startswith("//"):
         wsgi_path = "/" + wsgi_path.lstrip("/")  # never a protocol-relative "//host" URL
     return quote(wsgi_path.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=~")
+
+
+def _not_allowed_help(username: object) -> str:
+    """The 403 text: names the account only if its login has the usual shape (ERR-10)."""
+    shown = display_login(username)
+    return NOT_ALLOWED_HELP % (" as " + shown if shown else "")
 
 
 def _printable(value: str) -> str:

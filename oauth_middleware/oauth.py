@@ -23,6 +23,7 @@ import contextvars
 import json
 import logging
 import typing as t
+from http.cookiejar import Cookie, DefaultCookiePolicy
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
@@ -32,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
 from .errors import ProviderError, ProviderTimeout, TokenRefused, TokenRevoked
+from .text import for_log
 
 if t.TYPE_CHECKING:
     from .providers import Provider
@@ -115,9 +117,29 @@ class _PlainHTTPAlias(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+class _NoCookies(DefaultCookiePolicy):
+    """A cookie policy that neither stores nor sends any cookie (security.md ERR-11)."""
+
+    def set_ok(self, cookie: Cookie, request: t.Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: t.Any) -> bool:
+        return False
+
+
+def forget_cookies(session: requests.Session) -> None:
+    """Make ``session``'s cookie jar refuse every cookie, so no call carries another's state."""
+    session.cookies.set_policy(_NoCookies())
+
+
 def make_http_session(pool_size: int = 10) -> requests.Session:
-    """One pooled HTTP session per middleware, shared by all threads for provider calls."""
+    """One pooled HTTP session per middleware, shared by all threads for provider calls.
+
+    Its connections are shared; its cookie jar is not a jar: a cookie a provider sets on one
+    user's call is never stored, so it can never ride along with another user's call.
+    """
     http = requests.Session()
+    forget_cookies(http)
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     http.mount("https://", adapter)
     http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
@@ -236,6 +258,7 @@ class OAuthClient:
 
     def _oauth_session(self, redirect_uri: str | None = None) -> OAuth2Session:
         oauth = OAuth2Session(self.client_id, redirect_uri=redirect_uri, scope=list(self.scope))
+        forget_cookies(oauth)
         for prefix, adapter in self.http.adapters.items():
             oauth.mount(prefix, adapter)
         oauth.headers.update(self.http.headers)
@@ -305,7 +328,9 @@ def _normalise_token_response(response: requests.Response) -> requests.Response:
         else:
             raise ValueError(content_type)
     except ValueError:
-        log.warning("token endpoint answered an unreadable body (%s)", content_type.split(";")[0][:64] or "no type")
+        log.warning(
+            "token endpoint answered an unreadable body (%s)", for_log(content_type.split(";")[0], 64) or "no type"
+        )
         raise ProviderError("GitHub answered the token request with something unreadable.") from None
     if not isinstance(data, dict):
         raise ProviderError("GitHub answered the token request with something unreadable.")
@@ -404,7 +429,7 @@ def api_get_all(
             log.warning("ignoring a pagination link to another host")
             return items
         url = next_url
-    log.warning("stopped following %s after %d pages", path, MAX_PAGES)
+    log.warning("stopped following %s after %d pages", for_log(path), MAX_PAGES)
     return items
 
 
@@ -451,24 +476,24 @@ def api_request(
             retry = response.headers.get("retry-after", "").strip()
             if not (retry.isascii() and retry.isdigit() and len(retry) <= 6):
                 retry = _seconds_until(response.headers.get("x-ratelimit-reset"))
-            log.warning("GitHub API rate limit reached (%s %s)", status, path)
+            log.warning("GitHub API rate limit reached (%s %s)", status, for_log(path))
             raise ProviderError(
                 "GitHub's API rate limit was reached. Please try again later.",
                 headers=[("Retry-After", retry)] if retry else [],
             )
-        log.warning("GitHub API answered HTTP %d for %s", status, path)
+        log.warning("GitHub API answered HTTP %d for %s", status, for_log(path))
         if status == 401:
             raise TokenRevoked()
         raise ProviderError()
     if len(body) > MAX_BODY_BYTES:
-        log.warning("GitHub API answered more than %d bytes for %s", MAX_BODY_BYTES, path)
+        log.warning("GitHub API answered more than %d bytes for %s", MAX_BODY_BYTES, for_log(path))
         raise ProviderError("GitHub answered with an unexpectedly large response.")
     if not body.strip():
         return None, response
     try:
         return json.loads(body), response
     except ValueError:
-        log.warning("GitHub API answered unreadable JSON for %s", path)
+        log.warning("GitHub API answered unreadable JSON for %s", for_log(path))
         raise ProviderError("GitHub answered with something unreadable.") from None
 
 

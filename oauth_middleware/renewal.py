@@ -18,6 +18,7 @@ import threading
 import typing as t
 
 from .errors import ProviderError, TokenRefused, TokenRevoked
+from .text import for_log
 
 if t.TYPE_CHECKING:
     from .access import AccessPolicy
@@ -110,29 +111,33 @@ class Renewals:
                 new_token = self.client.refresh(refresh_token, now=now)
                 session = dataclasses.replace(session, token=new_token)
                 changed = True
-                log.info("refreshed the token of %s", session.username)
+                log.info("refreshed the token of %s", for_log(session.username))
             if lifetimes.revalidate_after is not None and now >= session.checked_at + lifetimes.revalidate_after:
                 user = self.client.fetch_profile(session.token)
                 groups = self.policy.keep(self.client.fetch_groups(session.token)) if self.policy.needs_groups else []
                 username = user.get(self.client.provider.username_field)
                 if username != session.username:
-                    log.info("%s was renamed at GitHub; ending the session so they log in again", session.username)
+                    log.info(
+                        "%s was renamed at GitHub; ending the session so they log in again", for_log(session.username)
+                    )
                     return Outcome(None, ended="revoked")
                 if not self.policy.admits(username, groups, user.get("id")):
-                    log.warning("%s is no longer admitted; ending the session", session.username)
+                    log.warning("%s is no longer admitted; ending the session", for_log(session.username))
                     return Outcome(None, ended="not_allowed")
                 session = dataclasses.replace(session, user=user, groups=tuple(groups), checked_at=now)
                 changed = True
-                log.debug("re-validated %s", session.username)
+                log.debug("re-validated %s", for_log(session.username))
         except (TokenRefused, TokenRevoked):
-            log.warning("GitHub no longer accepts the grant of %s; ending the session", session.username)
+            log.warning("GitHub no longer accepts the grant of %s; ending the session", for_log(session.username))
             return Outcome(None, ended="revoked")
         except ProviderError:
-            log.warning("could not renew the session of %s (GitHub unavailable); retrying later", session.username)
+            log.warning(
+                "could not renew the session of %s (GitHub unavailable); retrying later", for_log(session.username)
+            )
             with self._guard:
                 _bounded_put(self._retry_at, value, now + RETRY_AFTER)
         except Exception:
-            log.exception("unexpected error renewing the session of %s; retrying later", session.username)
+            log.exception("unexpected error renewing the session of %s; retrying later", for_log(session.username))
             with self._guard:
                 _bounded_put(self._retry_at, value, now + RETRY_AFTER)
         # activity is recorded even when GitHub is down: an outage must not end active sessions

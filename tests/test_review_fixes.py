@@ -1,0 +1,198 @@
+"""Findings 3-7, 9 and 10 of the second hostile review (issue 10), one section each.
+
+Each test here failed on the code the review ran against and passes now. Logins are real,
+against an in-process FakeGitHub driven by the injected clock; the deadline test (finding 4)
+needs a real socket and runs a small dripping server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import typing as t
+from urllib.parse import urlsplit
+
+import pytest
+import webtest
+from conftest import HTTPS, SECRET_KEY, FakeClock, downstream
+
+from oauth_middleware import OAuthMiddleware
+from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter
+
+JSON = {"Accept": "application/json"}
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+SESSION = "__Host-oauth_session"
+
+
+class Wiretap:
+    """In front of the fake: records each server-side request, and lets a test change answers."""
+
+    def __init__(self, app: t.Any) -> None:
+        self.app = app
+        self.requests: list[dict[str, t.Any]] = []
+        self.rewrite: t.Callable[[str, str, list[tuple[str, str]]], tuple[str, list[tuple[str, str]]]] | None = None
+        self.answer: t.Callable[[dict[str, t.Any]], tuple[str, list[tuple[str, str]], bytes] | None] | None = None
+
+    def __call__(self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]) -> t.Iterable[bytes]:
+        body = environ["wsgi.input"].read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        self.requests.append(dict(environ, body=body))
+        if self.answer is not None:
+            canned = self.answer(environ)
+            if canned is not None:
+                status, headers, content = canned
+                start_response(status, headers)
+                return [content]
+        if self.rewrite is None:
+            return t.cast(t.Iterable[bytes], self.app(environ, start_response))
+        rewrite = self.rewrite
+
+        def rewritten(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+            status, headers = rewrite(environ["PATH_INFO"], status, list(headers))
+            return start_response(status, headers, exc_info)
+
+        return t.cast(t.Iterable[bytes], self.app(environ, rewritten))
+
+
+@dataclasses.dataclass
+class Site:
+    """A middleware wired in-process to a FakeGitHub (through a :class:`Wiretap`), and a browser."""
+
+    fake: FakeGitHub
+    middleware: OAuthMiddleware
+    tap: Wiretap
+
+    def __post_init__(self) -> None:
+        self.app = webtest.TestApp(self.middleware, extra_environ=HTTPS)
+        self.github = webtest.TestApp(self.fake)
+
+    def callback_url(self, app: webtest.TestApp | None = None, login: str | None = None) -> str:
+        """Start a login and get GitHub's answer: the callback URL (path and query) to visit."""
+        location = urlsplit(str((app or self.app).get("/auth/login?next=/x", status=302).location))
+        if login is None:  # auto-approved
+            answer = self.github.get(location.path + "?" + location.query, status=302)
+        else:  # the consent page: approve as ``login``
+            form = self.github.get(location.path + "?" + location.query, status=200).forms[0]
+            form["login"] = login
+            answer = form.submit("authorize", index=0, status=302)
+        callback = urlsplit(str(answer.location))
+        return callback.path + "?" + callback.query
+
+    def log_in(self, app: webtest.TestApp | None = None, login: str | None = None) -> webtest.TestResponse:
+        return (app or self.app).get(self.callback_url(app, login), status=302)
+
+
+@pytest.fixture
+def make_site(clock: FakeClock) -> t.Callable[..., Site]:
+    def make(*, users: list[FakeUser] | None = None, fake: FakeGitHub | None = None, **options: t.Any) -> Site:
+        if fake is None:
+            users = users or [FakeUser("octocat", 1, name="Mona", orgs=["octo-org"])]
+            fake = FakeGitHub(
+                users=users,
+                auto_approve=options.pop("auto_approve", True),
+                expiring_tokens=options.pop("expiring_tokens", False),
+                clock=clock,
+            )
+        middleware = OAuthMiddleware(
+            options.pop("app", downstream),
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            secret_key=SECRET_KEY,
+            provider=fake.provider(),
+            clock=clock,
+            **options,
+        )
+        tap = Wiretap(fake)
+        middleware.http.mount(fake.base_url + "/", WSGITransportAdapter(tap))
+        return Site(fake, middleware, tap)
+
+    return make
+
+
+def session_set(response: t.Any) -> bool:
+    return any(
+        h.startswith(SESSION + "=") and not h.startswith(SESSION + "=;") and "Max-Age=0" not in h
+        for h in response.headers.getall("Set-Cookie")
+    )
+
+
+def session_cleared(response: t.Any) -> bool:
+    return any(h.startswith(SESSION + "=;") and "Max-Age=0" in h for h in response.headers.getall("Set-Cookie"))
+
+
+# -- finding 6: no cookie jar shared between users' provider calls (ERR-11) ---------------------
+
+
+def test_a_cookie_github_sets_on_one_users_call_never_rides_on_anothers(make_site: t.Any) -> None:
+    users = [FakeUser("alice", 11), FakeUser("bob", 12)]
+    site = make_site(users=users)
+
+    def plant(path: str, status: str, headers: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+        if path.endswith("/user"):
+            headers.append(("Set-Cookie", "_gh_sess=alice-state; Path=/; Secure; HttpOnly"))
+        return status, headers
+
+    site.tap.rewrite = plant
+    alice = site.middleware.client.fetch_profile({"access_token": site.fake.issue_token("alice")})
+    bob = site.middleware.client.fetch_profile({"access_token": site.fake.issue_token("bob")})
+    assert (alice["login"], bob["login"]) == ("alice", "bob")
+    user_calls = [r for r in site.tap.requests if r["PATH_INFO"].endswith("/user")]
+    assert len(user_calls) == 2
+    assert "HTTP_COOKIE" not in user_calls[1], user_calls[1].get("HTTP_COOKIE")
+    assert not list(site.middleware.http.cookies)
+
+
+def test_token_calls_keep_no_cookies_either(make_site: t.Any) -> None:
+    site = make_site(users=[FakeUser("alice", 11), FakeUser("bob", 12)], auto_approve=False)
+
+    def plant(path: str, status: str, headers: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+        headers.append(("Set-Cookie", "tracker=%s; Path=/" % path.strip("/").replace("/", "-")))
+        return status, headers
+
+    site.tap.rewrite = plant
+    site.log_in(login="alice")
+    other = webtest.TestApp(site.middleware, extra_environ=HTTPS)
+    site.log_in(other, login="bob")
+    assert other.get("/x").json["remote_user"] == "bob"
+    assert [r for r in site.tap.requests if "HTTP_COOKIE" in r] == []
+
+
+# -- finding 5: provider text never in our pages; outside log arguments single-line, bounded ----
+
+FORGED = "\n2026-12-01 12:00:00 INFO oauth_middleware.middleware: login succeeded for admin"
+HOSTILE_LOGIN = ("mallory" + FORGED + "<script>alert(1)</script>").ljust(512, "x")
+
+
+@pytest.mark.parametrize("accept", [pytest.param(BROWSER, id="html"), pytest.param(JSON, id="json")])
+def test_a_hostile_login_is_neither_shown_nor_logged_raw(
+    make_site: t.Any, caplog: pytest.LogCaptureFixture, accept: dict[str, str]
+) -> None:
+    site = make_site(users=[FakeUser(HOSTILE_LOGIN, 66)], allowed_users=["octocat"])
+    callback = site.callback_url()
+    with caplog.at_level("DEBUG", logger="oauth_middleware"):
+        page = site.app.get(callback, headers=accept, status=403)
+    for fragment in ("mallory", "<script", "alert(1)", "login succeeded for admin", "xxxxxxxx"):
+        assert fragment not in page.text
+    assert "not allowed to use this application" in page.text
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("is not in the allow-lists" in m for m in messages)
+    for message in messages:
+        assert "\n" not in message and "\r" not in message, message
+        assert len(message) < 300, message
+    assert not any(m.startswith("2026-12-01") or "\nlogin succeeded" in m for m in messages)
+
+
+def test_a_login_of_the_usual_shape_is_still_named_on_the_403_page(make_site: t.Any) -> None:
+    site = make_site(allowed_users=["someone-else"])
+    page = site.app.get(site.callback_url(), headers=BROWSER, status=403)
+    assert "logged in to GitHub as octocat, but" in page.text
+
+
+def test_for_log_makes_one_bounded_line() -> None:
+    from oauth_middleware.text import for_log
+
+    assert for_log("octocat") == "octocat"
+    assert for_log("a\nb\r\x1b[31m\u2028c\u202e") == "a\\nb\\r\\x1b[31m\\u2028c\\u202e"
+    long = for_log("y" * 512)
+    assert long == "y" * 100 + "...(512 chars)"
+    assert for_log(HOSTILE_LOGIN).isprintable()
