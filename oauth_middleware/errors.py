@@ -121,6 +121,15 @@ class LoginRequired(OAuthMiddlewareError):
     description = "You must log in to see this page."
 
 
+class Busy(OAuthMiddlewareError):
+    """Too many logins are being completed at once in this process; try again shortly."""
+
+    error = "temporarily_unavailable"
+    status = 503
+    title = "Try again in a minute"
+    description = "Too many logins are in progress right now. Please try again in a minute."
+
+
 class ProviderError(OAuthMiddlewareError):
     """The provider failed or answered something unusable (token exchange or profile)."""
 

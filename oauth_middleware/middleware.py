@@ -477,6 +477,8 @@ class OAuthMiddleware:
             code = params.get("code")
             if not code:
                 raise BadRequest("The callback has no authorization code.")
+            if not self.flows.redeem(flow):  # only now is the state remembered as used (CSRF-4)
+                raise StateError()
             token = self.client.exchange_code(
                 code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier, now=self.clock()
             )

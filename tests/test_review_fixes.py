@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import webtest
-from conftest import HTTPS, SECRET_KEY, FakeClock, downstream
+from conftest import HTTPS, SECRET_KEY, FakeClock, downstream, start_login
 
 from oauth_middleware import OAuthMiddleware
 from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter
@@ -116,6 +116,11 @@ def session_set(response: t.Any) -> bool:
     )
 
 
+def cookie_header(cookies: t.Mapping[str, str]) -> str:
+    """A ``Cookie`` header sending ``cookies`` as they were set (WebTest's set_cookie quotes values)."""
+    return "; ".join("%s=%s" % item for item in cookies.items())
+
+
 def session_cleared(response: t.Any) -> bool:
     return any(h.startswith(SESSION + "=;") and "Max-Age=0" in h for h in response.headers.getall("Set-Cookie"))
 
@@ -196,3 +201,39 @@ def test_for_log_makes_one_bounded_line() -> None:
     long = for_log("y" * 512)
     assert long == "y" * 100 + "...(512 chars)"
     assert for_log(HOSTILE_LOGIN).isprintable()
+
+
+# -- finding 7: the memory of redeemed states cannot be flushed (CSRF-4, ERR-8) ------------------
+
+
+def test_cancelled_logins_cannot_flush_the_memory_of_redeemed_states(
+    testapp: webtest.TestApp, github: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import oauth_middleware.flow as flow_module
+
+    monkeypatch.setattr(flow_module, "MAX_CONSUMED", 5)  # 50,000 before the fix; the same in small
+    params = start_login(testapp)
+    saved = {name: value for name, value in testapp.cookies.items() if ".flow." in name}
+    url = "/auth/callback?" + urlencode({"code": "c", "state": params["state"]})
+    testapp.get(url, status=302)  # the victim's login: one exchange
+    for _ in range(20):  # the attacker: anonymous logins cancelled at GitHub, no provider call
+        testapp.reset()
+        denied = start_login(testapp)
+        testapp.get("/auth/callback", {"error": "access_denied", "state": denied["state"]}, status=403)
+    assert len(github.token_calls) == 1
+    testapp.reset()  # then the copied flow cookie with the callback URL
+    testapp.get(url, headers={"Cookie": cookie_header(saved)}, status=400)
+    assert len(github.token_calls) == 1  # never exchanged twice
+    assert len(t.cast(t.Any, testapp.app).flows._consumed) == 1
+
+
+def test_a_callback_without_a_code_is_not_remembered(testapp: webtest.TestApp, github: t.Any) -> None:
+    params = start_login(testapp)
+    saved = {name: value for name, value in testapp.cookies.items() if ".flow." in name}
+    testapp.get("/auth/callback", {"state": params["state"]}, status=400)
+    assert len(t.cast(t.Any, testapp.app).flows._consumed) == 0
+    testapp.reset()
+    testapp.get(
+        "/auth/callback", {"code": "c", "state": params["state"]}, headers={"Cookie": cookie_header(saved)}, status=302
+    )
+    assert len(github.token_calls) == 1
