@@ -194,6 +194,17 @@ def optional_seconds(option: str, value: object) -> int | None:
     return value
 
 
+def revalidate_grace(value: object) -> int:
+    """``revalidate_grace``: whole seconds, 0 or more; never unbounded (security.md SES-5)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            "revalidate_grace must be a whole number of seconds, 0 or more (e.g. 3600), got %r: it bounds how "
+            "long a session is kept while GitHub cannot be reached to re-validate it, so None (forever) is "
+            "not accepted" % (value,)
+        )
+    return value
+
+
 def optional_bool(option: str, value: object) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise ConfigurationError("%s must be True, False or None, got %r" % (option, value))

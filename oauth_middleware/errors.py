@@ -157,6 +157,14 @@ class TokenRevoked(ProviderError):
     description = "GitHub did not accept the access token. Please log in again."
 
 
+class RateLimited(ProviderError):
+    """The API refused a call with this user's token for its rate limit (403 or 429 with
+    ``x-ratelimit-remaining: 0`` or ``Retry-After``). The limit is the user's own (shared with
+    their personal access tokens), so the user can cause it on purpose."""
+
+    description = "GitHub's API rate limit was reached. Please try again later."
+
+
 class ProviderTimeout(ProviderError):
     """The provider did not answer in time."""
 

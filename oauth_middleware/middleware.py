@@ -143,6 +143,10 @@ class OAuthMiddleware:
     :param revalidate_after: seconds after which a session's profile and memberships are fetched
         again (a user removed from an allowed org loses access then); ``"auto"``: 600 when
         allow-lists are set, never otherwise; ``None``: never.
+    :param revalidate_grace: seconds a due re-validation may keep failing because GitHub cannot
+        be reached (the session is kept meanwhile, retried every minute) before the session
+        ends: 3600. A rate limit on the user's own token is no outage: it ends the session at
+        once, since the user can cause it.
     :param idle_timeout: seconds without a request after which the session ends; ``None``: never.
     :param revoke_on_logout: also delete the token at GitHub on logout (failures are logged and
         never block the logout).
@@ -175,6 +179,7 @@ class OAuthMiddleware:
         allowed_orgs: t.Sequence[str] = (),
         allowed_teams: t.Sequence[str] = (),
         revalidate_after: int | None | t.Literal["auto"] = "auto",  # 600 s with allow-lists
+        revalidate_grace: int = 3600,  # an hour-long GitHub outage logs nobody out; never unbounded
         idle_timeout: int | None = None,  # off: a login lasts max_age, like most GitHub logins
         revoke_on_logout: bool = False,
         clock: t.Callable[[], float] = time.time,
@@ -223,6 +228,7 @@ class OAuthMiddleware:
             self.revalidate_after: int | None = 600 if self.policy.restricted else None
         else:
             self.revalidate_after = config.optional_seconds("revalidate_after", revalidate_after)
+        self.revalidate_grace = config.revalidate_grace(revalidate_grace)
         self.idle_timeout = config.optional_seconds("idle_timeout", idle_timeout)
         self.revoke_on_logout = bool(revoke_on_logout)
         self.cookie_name = config.cookie_name(cookie_name)
@@ -248,7 +254,10 @@ class OAuthMiddleware:
             allow_insecure_http=self.allow_insecure_http,
         )
         lifetimes = Lifetimes(
-            max_age=self.max_age, idle_timeout=self.idle_timeout, revalidate_after=self.revalidate_after
+            max_age=self.max_age,
+            idle_timeout=self.idle_timeout,
+            revalidate_after=self.revalidate_after,
+            revalidate_grace=self.revalidate_grace,
         )
         self.sessions = SessionCookie(
             Cipher(self.secret_keys, purpose="session"), name=self.cookie_name, lifetimes=lifetimes

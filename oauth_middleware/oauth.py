@@ -32,7 +32,7 @@ from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
-from .errors import ProviderError, ProviderTimeout, TokenRefused, TokenRevoked
+from .errors import ProviderError, ProviderTimeout, RateLimited, TokenRefused, TokenRevoked
 from .text import for_log
 
 if t.TYPE_CHECKING:
@@ -477,10 +477,7 @@ def api_request(
             if not (retry.isascii() and retry.isdigit() and len(retry) <= 6):
                 retry = _seconds_until(response.headers.get("x-ratelimit-reset"))
             log.warning("GitHub API rate limit reached (%s %s)", status, for_log(path))
-            raise ProviderError(
-                "GitHub's API rate limit was reached. Please try again later.",
-                headers=[("Retry-After", retry)] if retry else [],
-            )
+            raise RateLimited(headers=[("Retry-After", retry)] if retry else [])
         log.warning("GitHub API answered HTTP %d for %s", status, for_log(path))
         if status == 401:
             raise TokenRevoked()

@@ -237,3 +237,116 @@ def test_a_callback_without_a_code_is_not_remembered(testapp: webtest.TestApp, g
         "/auth/callback", {"code": "c", "state": params["state"]}, headers={"Cookie": cookie_header(saved)}, status=302
     )
     assert len(github.token_calls) == 1
+
+
+# -- finding 9: a refresh lost to another worker does not end the session (SES-6) ---------------
+
+LIFETIME = 28800  # GitHub's expiring user tokens: 8 hours; refreshed in their last 300 s
+
+
+def test_a_refresh_lost_to_another_worker_keeps_the_session(make_site: t.Any, clock: FakeClock) -> None:
+    """Two middlewares sharing a key stand for two gunicorn workers; GitHub's refresh tokens are
+    single use. A request still carrying the old cookie reaches the worker that lost the race."""
+    winner = make_site(expiring_tokens=True, require_login=True)
+    loser = make_site(fake=winner.fake, require_login=True)
+    winner.log_in()
+    old_cookie = cookie_header(dict(winner.app.cookies))
+    old = winner.app.get("/x").json["token"]["access_token"]
+    clock.advance(LIFETIME - 100)
+    refreshed = winner.app.get("/x", headers=JSON)
+    new = refreshed.json["token"]["access_token"]
+    assert new != old and session_set(refreshed)
+    requests_to_github = winner.fake.token_requests
+
+    lost = loser.app.get("/x", headers={**JSON, "Cookie": old_cookie}, status=200)
+    assert lost.json["remote_user"] == "octocat" and lost.json["token"]["access_token"] == old
+    assert not session_cleared(lost) and not session_set(lost)  # the winner's Set-Cookie takes over
+    assert winner.fake.token_requests == requests_to_github + 1  # one refused refresh
+
+    clock.advance(30)  # more requests with the old cookie: served with the still valid token ...
+    again = loser.app.get("/x", headers={**JSON, "Cookie": old_cookie}, status=200)
+    assert again.json["token"]["access_token"] == old
+    assert winner.fake.token_requests == requests_to_github + 1  # ... without asking GitHub again
+    taken_over = loser.app.get("/x", headers={**JSON, "Cookie": cookie_header(dict(winner.app.cookies))})
+    assert taken_over.json["token"]["access_token"] == new  # the winner's cookie works on every worker
+
+    clock.advance(100)  # the old access token has expired now: the old cookie is no session any more
+    ended = loser.app.get("/x", headers={**JSON, "Cookie": old_cookie}, status=401)
+    assert session_cleared(ended)
+
+
+def test_a_refused_refresh_of_an_expired_token_still_ends_the_session(make_site: t.Any, clock: FakeClock) -> None:
+    winner = make_site(expiring_tokens=True, require_login=True)
+    loser = make_site(fake=winner.fake, require_login=True)
+    winner.log_in()
+    old_cookie = cookie_header(dict(winner.app.cookies))
+    clock.advance(LIFETIME - 100)
+    assert session_set(winner.app.get("/x", headers=JSON))
+    clock.advance(101)
+    ended = loser.app.get("/x", headers={**JSON, "Cookie": old_cookie}, status=401)
+    assert session_cleared(ended)
+
+
+# -- finding 3: re-validation that cannot complete is bounded; a rate limit never extends (SES-5) -
+
+
+def _rate_limited(status: str, clock: FakeClock) -> t.Callable[[dict[str, t.Any]], t.Any]:
+    headers = [("Content-Type", "application/json; charset=utf-8")]
+    if status.startswith("403"):  # the primary limit: 5,000 an hour, shared with the user's own PATs
+        headers += [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", str(int(clock()) + 1800))]
+    else:  # a secondary limit
+        headers += [("Retry-After", "60")]
+    body = b'{"message": "API rate limit exceeded for user ID 1."}'
+    return lambda environ: (status, headers, body) if environ["PATH_INFO"].startswith("/api/") else None
+
+
+@pytest.mark.parametrize("status", ["403 Forbidden", "429 Too Many Requests"])
+def test_a_rate_limit_on_the_users_token_ends_the_session_at_revalidation(
+    make_site: t.Any, clock: FakeClock, caplog: pytest.LogCaptureFixture, status: str
+) -> None:
+    site = make_site(allowed_orgs=["octo-org"], require_login=True)
+    site.log_in()
+    site.tap.answer = _rate_limited(status, clock)
+    clock.advance(599)
+    assert site.app.get("/x", headers=JSON).json["remote_user"] == "octocat"  # not due yet
+    clock.advance(2)
+    response = site.app.get("/x", headers=JSON, status=401)
+    assert session_cleared(response)
+    assert any("rate limit never extends access" in r.getMessage() for r in caplog.records)
+    site.app.get("/x", headers=JSON, status=401)
+
+
+def test_github_unreachable_keeps_a_session_only_for_revalidate_grace(make_site: t.Any, clock: FakeClock) -> None:
+    site = make_site(allowed_orgs=["octo-org"], require_login=True, revalidate_grace=1800)
+    logged_in_at = clock()
+    site.log_in()
+    down = ("502 Bad Gateway", [("Content-Type", "text/html")], b"<h1>Unicorn!</h1>")
+    site.tap.answer = lambda environ: down if environ["PATH_INFO"].startswith("/api/") else None
+    clock.advance(600)  # re-validation due from here; GitHub is down
+    for _ in range(30):  # almost 1800 s of outage: the session is kept ...
+        assert site.app.get("/x", headers=JSON).json["remote_user"] == "octocat"
+        clock.advance(59)
+    clock.advance(logged_in_at + 600 + 1800 - clock())
+    response = site.app.get("/x", headers=JSON, status=401)  # ... and ends once the grace is over
+    assert session_cleared(response)
+
+
+def test_github_back_within_the_grace_keeps_the_session(make_site: t.Any, clock: FakeClock) -> None:
+    site = make_site(allowed_orgs=["octo-org"], revalidate_grace=1800)
+    site.log_in()
+    down = ("503 Service Unavailable", [("Content-Type", "text/html")], b"")
+    site.tap.answer = lambda environ: down if environ["PATH_INFO"].startswith("/api/") else None
+    clock.advance(600 + 1700)
+    assert site.app.get("/x").json["remote_user"] == "octocat"
+    site.tap.answer = None
+    clock.advance(61)
+    response = site.app.get("/x")
+    assert response.json["remote_user"] == "octocat" and session_set(response)  # re-validated
+
+
+@pytest.mark.parametrize("value", [None, -1, True, 2.5, "3600"])
+def test_revalidate_grace_must_be_whole_seconds(make_middleware: t.Any, value: object) -> None:
+    from oauth_middleware.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"revalidate_grace must be a whole number of seconds.*e\.g\. 3600"):
+        make_middleware(revalidate_grace=value)
