@@ -350,3 +350,86 @@ def test_revalidate_grace_must_be_whole_seconds(make_middleware: t.Any, value: o
 
     with pytest.raises(ConfigurationError, match=r"revalidate_grace must be a whole number of seconds.*e\.g\. 3600"):
         make_middleware(revalidate_grace=value)
+
+
+# -- finding 10: the demo's generated key is private to the user ----------------------------------
+
+
+@pytest.fixture
+def demo(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> t.Any:
+    import warnings
+
+    monkeypatch.setenv("OAUTH_MIDDLEWARE_SECRET_KEY", "d" * 40)  # for the module's own app
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its app warns that it runs on plain http
+        import demo_app
+
+    return demo_app
+
+
+def _demo_key(demo: t.Any, environ: dict[str, str]) -> str:
+    with pytest.warns(UserWarning, match="OAUTH_MIDDLEWARE_SECRET_KEY is not set"):
+        return str(demo.secret_key(environ))
+
+
+def test_the_demo_keeps_its_generated_key_private(demo: t.Any, tmp_path: t.Any) -> None:
+    import os
+    import stat
+
+    environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    key = _demo_key(demo, environ)
+    path = tmp_path / "oauth-middleware" / "demo-key"
+    assert demo.key_file(environ) == str(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert len(key) >= 32 and path.read_text() == key
+    assert _demo_key(demo, environ) == key  # every worker reads the same one
+    assert os.listdir(path.parent) == ["demo-key"]  # no draft left behind
+    # no runtime directory: the user's cache directory, never the shared temporary one
+    assert demo.key_file({}) == os.path.join(os.path.expanduser("~"), ".cache", "oauth-middleware", "demo-key")
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert demo.key_file(cache) == str(tmp_path / "cache" / "oauth-middleware" / "demo-key")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o620, 0o604, 0o660])
+def test_the_demo_refuses_a_key_file_open_to_others(demo: t.Any, tmp_path: t.Any, mode: int) -> None:
+    environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    (tmp_path / "oauth-middleware").mkdir(mode=0o700)
+    planted = tmp_path / "oauth-middleware" / "demo-key"
+    planted.write_text("p" * 43)
+    planted.chmod(mode)
+    with pytest.raises(demo.DemoKeyError, match="readable or writable by group or others"):
+        _demo_key(demo, environ)
+
+
+def test_the_demo_refuses_a_key_directory_open_to_others(demo: t.Any, tmp_path: t.Any) -> None:
+    environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    (tmp_path / "oauth-middleware").mkdir()
+    (tmp_path / "oauth-middleware").chmod(0o777)
+    with pytest.raises(demo.DemoKeyError, match="directory .* readable or writable by group or others"):
+        _demo_key(demo, environ)
+
+
+def test_the_demo_refuses_a_key_file_owned_by_someone_else(demo: t.Any, tmp_path: t.Any) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    (tmp_path / "oauth-middleware").mkdir(mode=0o700)
+    planted = tmp_path / "oauth-middleware" / "demo-key"
+    planted.write_text("p" * 43)
+    planted.chmod(0o600)
+    os.chown(planted, 65534, 65534)  # nobody
+    with pytest.raises(demo.DemoKeyError, match="belongs to uid 65534, not to you"):
+        _demo_key(demo, environ)
+
+
+def test_the_demo_refuses_a_symlinked_key_file(demo: t.Any, tmp_path: t.Any) -> None:
+    environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    (tmp_path / "oauth-middleware").mkdir(mode=0o700)
+    target = tmp_path / "elsewhere"
+    target.write_text("p" * 43)
+    (tmp_path / "oauth-middleware" / "demo-key").symlink_to(target)
+    with pytest.raises(OSError):
+        _demo_key(demo, environ)
