@@ -131,8 +131,9 @@ class OAuthMiddleware:
     :param cookie_name: base name of the cookies; ``__Host-`` is prepended when they are Secure.
     :param secure: ``None`` sets ``Secure`` on cookies when the request is https; ``True``
         always; ``False`` never (local development only).
-    :param timeout: seconds allowed to connect to the provider and for each read, or a
-        ``(connect, read)`` pair; used on every provider call.
+    :param timeout: seconds each provider call may take in all (connecting, sending and reading
+        the whole answer), or a ``(connect, read)`` pair: connecting within the first, the whole
+        call within their sum.
     :param allow_insecure_http: permit ``http://`` URLs for the provider and the callback, for
         local development only.
     :param allowed_users: GitHub logins (str, case-insensitive) or account ids (int, which never

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import socket
+import threading
+import time
 import typing as t
 from urllib.parse import urlencode, urlsplit
 
@@ -433,3 +436,115 @@ def test_the_demo_refuses_a_symlinked_key_file(demo: t.Any, tmp_path: t.Any) -> 
     (tmp_path / "oauth-middleware" / "demo-key").symlink_to(target)
     with pytest.raises(OSError):
         _demo_key(demo, environ)
+
+
+# -- finding 4: one deadline per provider call, not per socket read (ERR-9) ----------------------
+
+
+class Dripper:
+    """An HTTP server on 127.0.0.1, one thread, that answers every request one byte every 0.5 s:
+    the body after prompt headers (``"body"``), or the headers too (``"headers"``). An answer is
+    at most :attr:`BYTES` bytes (20 s or so), the server at most 60 s old; stopped on exit."""
+
+    DRIP = 0.5
+    BYTES = 40
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="dripper", daemon=True)
+
+    def __enter__(self) -> Dripper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        self.listener.close()
+        assert not self.thread.is_alive()
+
+    def _serve(self) -> None:
+        give_up = time.monotonic() + 60
+        while not self.stopping.is_set() and time.monotonic() < give_up:
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        connection.settimeout(5)
+        data = b""
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            chunk = connection.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        if "/access_token" in head.split("\r\n", 1)[0]:
+            body = b'{"access_token": "gho_drip", "token_type": "bearer"}'
+        else:
+            body = b'{"login": "octocat", "id": 1}'
+        body = body.ljust(self.BYTES)
+        header = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        if self.mode == "body":
+            connection.sendall(header)
+            slow = body
+        else:
+            slow = header + body
+        for byte in slow:
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return  # the client hung up
+            if self.stopping.wait(self.DRIP):
+                return
+
+
+CALLS = {
+    "token exchange": lambda client: client.exchange_code(
+        code="c0de", redirect_uri="https://app.example.com/auth/callback", verifier="v" * 43, now=0.0
+    ),
+    "profile": lambda client: client.fetch_profile({"access_token": "gho_x"}),
+}
+
+
+@pytest.mark.filterwarnings("ignore:allow_insecure_http")
+@pytest.mark.parametrize("mode", ["body", "headers"])
+@pytest.mark.parametrize("call", list(CALLS))
+def test_a_dripping_provider_cannot_stretch_a_call_past_timeout(make_middleware: t.Any, mode: str, call: str) -> None:
+    from oauth_middleware import GitHub
+    from oauth_middleware.errors import ProviderTimeout
+
+    with Dripper(mode) as server:
+        middleware = make_middleware(
+            provider=GitHub(server.url, api_base_url=server.url + "/api/v3/"), allow_insecure_http=True, timeout=1.0
+        )
+        started = time.monotonic()
+        with pytest.raises(ProviderTimeout):
+            CALLS[call](middleware.client)
+        took = time.monotonic() - started
+    # the drip lasts about 20 s, each byte well within the 1 s read timeout: before the deadline
+    # the call took all of it. The bound is loose on purpose (a loaded machine), not a benchmark.
+    assert took < 6, took
+
+
+@pytest.mark.filterwarnings("ignore:allow_insecure_http")
+def test_a_dripping_token_endpoint_gets_a_504_at_the_callback(make_app: t.Any) -> None:
+    from oauth_middleware import GitHub
+
+    with Dripper("body") as server:
+        app = make_app(
+            provider=GitHub(server.url, api_base_url=server.url + "/api/v3/"), allow_insecure_http=True, timeout=1.0
+        )
+        params = start_login(app)
+        started = time.monotonic()
+        response = app.get("/auth/callback", {"code": "c0de", "state": params["state"]}, headers=JSON, status=504)
+        took = time.monotonic() - started
+    assert response.json["error"] == "provider_timeout"
+    assert took < 6, took
