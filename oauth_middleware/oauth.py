@@ -113,18 +113,26 @@ class _DeadlineReader(io.RawIOBase):
     def __init__(self, sock: socket.socket) -> None:
         super().__init__()
         self._sock = sock
+        # the socket's own reader: it keeps the socket open while the answer is read, as
+        # http.client expects of makefile() (the connection may close its end first)
+        self._raw = sock.makefile("rb", buffering=0)
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: t.Any) -> int:
+    def readinto(self, buffer: t.Any) -> int | None:
         deadline = _deadline.get()
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("the provider call ran out of time")  # socket.timeout
             self._sock.settimeout(left)
-        return self._sock.recv_into(buffer)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
 
 
 class _DeadlineSocket:
