@@ -12,15 +12,20 @@ on. Every page says which one is in use.
 
 ``OAUTH_MIDDLEWARE_SECRET_KEY`` is the session key. Without it the demo makes one and keeps it in a
 file shared by every worker (a random key per process would split sessions between workers), and
-warns: set the variable for anything real.
+warns: set the variable for anything real. That file lives where only you can write:
+``$XDG_RUNTIME_DIR/oauth-middleware/demo-key``, or ``~/.cache/oauth-middleware/demo-key`` (the
+directory 0700, the file 0600, created exclusively); a key file or directory owned by someone
+else, or open to group or others, is refused rather than used (anyone who can plant the key can
+forge sessions).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
-import tempfile
+import stat
 import typing as t
 import warnings
 
@@ -38,7 +43,6 @@ log = logging.getLogger("demo_app")
 
 FAKE_PREFIX = "/_fake_github"
 SITE = "oauth-middleware demo"  # the home page's title, and the suffix of every other page's
-KEY_FILE = os.path.join(tempfile.gettempdir(), "oauth-middleware-demo-%s.key" % os.getuid())
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}{% if title != site %} - {{ site }}{% endif %}</title>
@@ -70,28 +74,82 @@ PROFILE = """<div class="card" id="profile">
 granted scopes: <code>{{ scopes | join(", ") or "(none)" }}</code></div></div>"""
 
 
-def secret_key() -> str:
-    """The session key: from the environment, or one shared by every worker through a file."""
-    key = os.environ.get("OAUTH_MIDDLEWARE_SECRET_KEY")
+class DemoKeyError(RuntimeError):
+    """The demo's key file (or its directory) is not private to this user: refused, not used."""
+
+
+def key_file(environ: t.Mapping[str, str] = os.environ) -> str:
+    """Where the generated demo key is kept: a directory of this user's, never a shared one."""
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime):
+        base = runtime
+    else:
+        cache = environ.get("XDG_CACHE_HOME")
+        base = cache if cache and os.path.isabs(cache) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "oauth-middleware", "demo-key")
+
+
+def _check_private(path: str, info: os.stat_result, kind: str) -> None:
+    """Refuse ``path`` unless it is this user's and closed to group and others."""
+    if info.st_uid != os.getuid():
+        raise DemoKeyError(
+            "%s %s belongs to uid %d, not to you (uid %d): another user may have planted it to forge "
+            "sessions. Remove it, or set OAUTH_MIDDLEWARE_SECRET_KEY." % (kind, path, info.st_uid, os.getuid())
+        )
+    if info.st_mode & 0o077:
+        raise DemoKeyError(
+            "%s %s is readable or writable by group or others (mode %o): its key cannot be trusted or kept "
+            "secret. Remove it (a new one is made), or set OAUTH_MIDDLEWARE_SECRET_KEY."
+            % (kind, path, stat.S_IMODE(info.st_mode))
+        )
+
+
+def _read_key(path: str) -> str:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)  # a symlink is refused (ELOOP)
+    with os.fdopen(descriptor) as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise DemoKeyError("%s is not a regular file. Remove it, or set OAUTH_MIDDLEWARE_SECRET_KEY." % path)
+        _check_private(path, info, "the demo key file")
+        key = handle.read().strip()
+    if len(key) < 32:
+        raise DemoKeyError("%s is damaged: remove it and start again" % path)
+    return key
+
+
+def secret_key(environ: t.Mapping[str, str] = os.environ) -> str:
+    """The session key: from the environment, or one shared by every worker through a file of
+    this user's (see :func:`key_file`)."""
+    key = environ.get("OAUTH_MIDDLEWARE_SECRET_KEY")
     if key:
         return key
+    path = key_file(environ)
     message = (
         "OAUTH_MIDDLEWARE_SECRET_KEY is not set: the demo uses a key kept in %s. Set the variable "
-        "(python -c 'import secrets; print(secrets.token_urlsafe(32))') for anything real." % KEY_FILE
+        "(python -c 'import secrets; print(secrets.token_urlsafe(32))') for anything real." % path
     )
     log.warning(message)  # logged once; a warnings.warn() as well would print it twice
-    try:  # the first worker creates it atomically, the others read it
-        descriptor = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(KEY_FILE) as handle:
-            key = handle.read().strip()
-        if len(key) >= 32:
-            return key
-        raise RuntimeError("%s is damaged: delete it and start again" % KEY_FILE) from None
-    key = secrets.token_urlsafe(32)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(key)
-    return key
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode):
+        raise DemoKeyError("%s is not a directory. Remove it, or set OAUTH_MIDDLEWARE_SECRET_KEY." % directory)
+    _check_private(directory, info, "the demo key directory")
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    # the first worker publishes a complete file atomically (link() never replaces); the others read it
+    draft = "%s.%d.%s" % (path, os.getpid(), secrets.token_hex(4))
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        with contextlib.suppress(FileExistsError):  # another worker was first: use its key
+            os.link(draft, path)
+    finally:
+        os.unlink(draft)
+    return _read_key(path)
 
 
 def wrap(app: WSGIApplication, **options: t.Any) -> OAuthMiddleware:

@@ -21,6 +21,7 @@ import urllib3.util
 
 from .errors import LoginRequired, NotAllowed, RateLimited, TokenRevoked
 from .oauth import _provider_call
+from .text import for_log
 
 if t.TYPE_CHECKING:
     from .middleware import OAuthMiddleware
@@ -164,7 +165,7 @@ class APISession:
         headers = dict(self._middleware.provider.api_headers)
         headers.update(kwargs.pop("headers", None) or {})
         http = self._client()
-        with _provider_call():
+        with _provider_call(kwargs["timeout"]):  # a total deadline for the call, as for the middleware's
             response = http.request(method, url, headers=headers, **kwargs)
         for sent in (*response.history, response):
             if "Authorization" in sent.request.headers:
@@ -172,7 +173,9 @@ class APISession:
         limited = RateLimited.from_response(response.status_code, response.headers, now=self._middleware.clock())
         if limited is not None:
             response.close()
-            log.warning("GitHub API rate limit reached for %s (HTTP %d)", self._session.username, response.status_code)
+            log.warning(
+                "GitHub API rate limit reached for %s (HTTP %d)", for_log(self._session.username), response.status_code
+            )
             raise limited
         return response
 

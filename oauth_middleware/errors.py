@@ -147,6 +147,15 @@ class LoginRequired(OAuthMiddlewareError):
     description = "You must log in to see this page."
 
 
+class Busy(OAuthMiddlewareError):
+    """Too many logins are being completed at once in this process; try again shortly."""
+
+    error = "temporarily_unavailable"
+    status = 503
+    title = "Try again in a minute"
+    description = "Too many logins are in progress right now. Please try again in a minute."
+
+
 class ProviderError(OAuthMiddlewareError):
     """The provider failed or answered something unusable (token exchange or profile)."""
 
@@ -176,7 +185,9 @@ class TokenRevoked(ProviderError):
 
 class RateLimited(ProviderError):
     """The provider's API refused a call because a rate limit was reached (GitHub: 403 or 429
-    with ``x-ratelimit-remaining: 0`` or ``Retry-After``). Carries no part of the request.
+    with ``x-ratelimit-remaining: 0`` or ``Retry-After``). Carries no part of the request. The
+    limit is the user's own (shared with their personal access tokens), so the user can cause it
+    on purpose: re-validation never treats it as an outage.
 
     :attr retry_after: seconds to wait before trying again (``Retry-After``, else the time left
         until ``reset_at``), or ``None`` when the provider said neither.

@@ -20,6 +20,7 @@ import typing as t
 
 from .cookies import set_cookie
 from .crypto import Cipher, InvalidValue
+from .errors import Busy
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,10 @@ FLOW_TTL = 600
 MAX_FLOWS = 5
 #: Infix between the cookie name and the state hash.
 FLOW_INFIX = ".flow."
-#: Most consumed states remembered per process (each for FLOW_TTL seconds).
-MAX_CONSUMED = 50_000
+#: Most redeemed states remembered per process. Each is kept until its flow expires (FLOW_TTL),
+#: never evicted early: when this many logins reached the token exchange within FLOW_TTL seconds,
+#: further exchanges are refused (503) until the oldest expire, rather than forgetting a state.
+MAX_CONSUMED = 100_000
 _HASH = re.compile(r"[0-9a-f]{16}")
 
 
@@ -74,7 +77,7 @@ class FlowCookies:
         self.cipher = cipher
         self.prefix = name + FLOW_INFIX
         self.clock = clock
-        # states already used at the callback, so a copied flow cookie cannot make this process
+        # states that reached the token exchange, so a copied flow cookie cannot make this process
         # redeem a code twice (stateless cookies alone cannot stop that; other processes can)
         self._consumed: dict[bytes, float] = {}
         self._consumed_lock = threading.Lock()
@@ -98,10 +101,12 @@ class FlowCookies:
         return set_cookie(name, self.cipher.seal(payload, aad=name.encode()), max_age=FLOW_TTL, secure=secure)
 
     def take(self, state: str, cookies: t.Mapping[str, str], *, secure: bool) -> tuple[Flow | None, str | None]:
-        """The flow named by ``state`` if it is intact, fresh and matches, and its cookie name.
+        """The flow named by ``state`` if it is intact, fresh, matches and was not redeemed yet,
+        and its cookie name.
 
         The name is returned whenever such a cookie was sent, so the caller always deletes it
-        (single use), whether the flow turned out valid or not.
+        (single use), whether the flow turned out valid or not. Call :meth:`redeem` before
+        exchanging a code for it.
         """
         name = self.cookie_name(state, secure=secure)
         value = cookies.get(name)
@@ -113,25 +118,42 @@ class FlowCookies:
         if not hmac.compare_digest(flow.state.encode(), state.encode("utf-8", "surrogateescape")):
             log.warning("login state mismatch")
             return None, name
-        if not self._consume(flow):
+        if self._key(flow) in self._consumed:
             log.warning("login state used twice (a replayed flow cookie)")
             return None, name
         return flow, name
 
-    def _consume(self, flow: Flow) -> bool:
-        """Mark ``flow``'s state used; False if it already was (in this process)."""
-        key = hashlib.sha256(flow.state.encode()).digest()
+    def redeem(self, flow: Flow) -> bool:
+        """Mark ``flow``'s state used, just before its code is exchanged; False if it already was
+        (in this process). Only states that get this far are remembered, each until its flow
+        expires, so callbacks that never reach the exchange (``error=access_denied``, no code)
+        cannot push a redeemed state out of memory.
+
+        :raises Busy: :data:`MAX_CONSUMED` states are remembered already (none is ever dropped
+            before it expires).
+        """
+        key = self._key(flow)
         now = self.clock()
         with self._consumed_lock:
             if key in self._consumed:
+                log.warning("login state used twice (a replayed flow cookie)")
                 return False
             while self._consumed:
                 oldest = next(iter(self._consumed))
-                if self._consumed[oldest] > now and len(self._consumed) < MAX_CONSUMED:
+                if self._consumed[oldest] > now:
                     break
-                del self._consumed[oldest]  # expired (its flow cookie is refused anyway) or over the cap
-            self._consumed[key] = flow.created_at + FLOW_TTL
+                del self._consumed[oldest]  # expired: its flow cookie is refused anyway
+            if len(self._consumed) >= MAX_CONSUMED:  # sweep all: an early one may outlive later ones
+                self._consumed = {k: expiry for k, expiry in self._consumed.items() if expiry > now}
+            if len(self._consumed) >= MAX_CONSUMED:
+                log.error("%d logins reached the token exchange within %d s; refusing more", MAX_CONSUMED, FLOW_TTL)
+                raise Busy(headers=[("Retry-After", "60")])
+            self._consumed[key] = max(flow.created_at + FLOW_TTL, now)
         return True
+
+    @staticmethod
+    def _key(flow: Flow) -> bytes:
+        return hashlib.sha256(flow.state.encode("utf-8", "surrogateescape")).digest()
 
     def _open(self, name: str, value: str) -> Flow | None:
         try:

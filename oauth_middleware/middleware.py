@@ -47,6 +47,7 @@ from .providers import Provider
 from .redirects import safe_next
 from .renewal import Renewals
 from .session import Lifetimes, Session, SessionCookie
+from .text import display_login, for_log
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -57,8 +58,9 @@ _HOST_RE = re.compile(r"\A(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]
 _MAX_FORM_BYTES = 16 * 1024
 _QUERY_SAFE = "=&;%+:@/,!$'()*~"  # a query string re-quoted for a Location header: CR, LF, space escaped
 _CACHE_HEADERS = ("cache-control", "expires", "pragma")
+#: The 403 page's text; ``%s`` is " as LOGIN" for a login of the usual shape, empty otherwise.
 NOT_ALLOWED_HELP = (
-    "You are logged in to GitHub as %s, but that account is not allowed to use this application. "
+    "You are logged in to GitHub%s, but that account is not allowed to use this application. "
     "If you belong to an allowed organisation or team, the usual causes are: your membership is "
     "private and was not shared with this application; the organisation restricts third-party "
     "OAuth application access and has not approved this one; or the organisation uses SAML single "
@@ -119,8 +121,9 @@ class OAuthMiddleware:
     :param cookie_name: base name of the cookies; ``__Host-`` is prepended when they are Secure.
     :param secure: ``None`` sets ``Secure`` on cookies when the request is https; ``True``
         always; ``False`` never (local development only).
-    :param timeout: seconds allowed to connect to the provider and for each read, or a
-        ``(connect, read)`` pair; used on every provider call.
+    :param timeout: seconds each provider call may take in all (connecting, sending and reading
+        the whole answer), or a ``(connect, read)`` pair: connecting within the first, the whole
+        call within their sum.
     :param allow_insecure_http: permit ``http://`` URLs for the provider and the callback, for
         local development only.
     :param allowed_users: GitHub logins (str, case-insensitive) or account ids (int, which never
@@ -131,6 +134,10 @@ class OAuthMiddleware:
     :param revalidate_after: seconds after which a session's profile and memberships are fetched
         again (a user removed from an allowed org loses access then); ``"auto"``: 600 when
         allow-lists are set, never otherwise; ``None``: never.
+    :param revalidate_grace: seconds a due re-validation may keep failing because GitHub cannot
+        be reached (the session is kept meanwhile, retried every minute) before the session
+        ends: 3600. A rate limit on the user's own token is no outage: it ends the session at
+        once, since the user can cause it.
     :param idle_timeout: seconds without a request after which the session ends; ``None``: never.
     :param revoke_on_logout: also delete the token at GitHub on logout (failures are logged and
         never block the logout).
@@ -167,6 +174,7 @@ class OAuthMiddleware:
         allowed_orgs: t.Sequence[str] = (),
         allowed_teams: t.Sequence[str] = (),
         revalidate_after: int | None | t.Literal["auto"] = "auto",  # 600 s with allow-lists
+        revalidate_grace: int = 3600,  # an hour-long GitHub outage logs nobody out; never unbounded
         idle_timeout: int | None = None,  # off: a login lasts max_age, like most GitHub logins
         revoke_on_logout: bool = False,
         strip_identity_headers: t.Sequence[str] = (),  # added to IDENTITY_HEADERS, never replacing them
@@ -192,6 +200,7 @@ class OAuthMiddleware:
         self.public_paths: tuple[str, ...] = settings["public_paths"]
         self.max_age: int = settings["max_age"]
         self.revalidate_after: int | None = settings["revalidate_after"]
+        self.revalidate_grace: int = settings["revalidate_grace"]
         self.idle_timeout: int | None = settings["idle_timeout"]
         self.revoke_on_logout: bool = settings["revoke_on_logout"]
         self.cookie_name: str = settings["cookie_name"]
@@ -222,7 +231,10 @@ class OAuthMiddleware:
             allow_insecure_http=self.allow_insecure_http,
         )
         lifetimes = Lifetimes(
-            max_age=self.max_age, idle_timeout=self.idle_timeout, revalidate_after=self.revalidate_after
+            max_age=self.max_age,
+            idle_timeout=self.idle_timeout,
+            revalidate_after=self.revalidate_after,
+            revalidate_grace=self.revalidate_grace,
         )
         self.sessions = SessionCookie(
             Cipher(self.secret_keys, purpose="session"), name=self.cookie_name, lifetimes=lifetimes
@@ -302,7 +314,7 @@ class OAuthMiddleware:
                 if session is None:
                     extra = self.sessions.clear(secure=secure, present=cookies)
                     if outcome.ended == "not_allowed":
-                        refused = NotAllowed(NOT_ALLOWED_HELP % loaded.session.username, headers=extra)
+                        refused = NotAllowed(_not_allowed_help(loaded.session.username), headers=extra)
                         return render_error(environ, refused)(environ, start_response)
                 elif outcome.changed:
                     extra = self.sessions.dump(session, secure=secure, present=cookies)
@@ -465,8 +477,8 @@ class OAuthMiddleware:
             log.error(
                 "the callback URL would be plain http (%s://%s%s). Behind a TLS proxy, wrap the app in "
                 "werkzeug's ProxyFix or set redirect_uri; for local development pass allow_insecure_http=True",
-                scheme,
-                host,
+                for_log(scheme),
+                for_log(host),
                 self.callback_path,
             )
             raise ConfigurationError("This site's login is misconfigured (insecure callback URL).")
@@ -501,6 +513,8 @@ class OAuthMiddleware:
             code = params.get("code")
             if not code:
                 raise BadRequest("The callback has no authorization code.")
+            if not self.flows.redeem(flow):  # only now is the state remembered as used (CSRF-4)
+                raise StateError()
             token = self.client.exchange_code(
                 code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier, now=self.clock()
             )
@@ -508,14 +522,14 @@ class OAuthMiddleware:
             username = user[self.provider.username_field]
             groups = self.policy.keep(self.client.fetch_groups(token)) if self.policy.needs_groups else []
             if not self.policy.admits(username, groups, user.get("id")):
-                log.warning("%s logged in at %s but is not in the allow-lists", username, self.provider.name)
-                raise NotAllowed(NOT_ALLOWED_HELP % username)
+                log.warning("%s logged in at %s but is not in the allow-lists", for_log(username), self.provider.name)
+                raise NotAllowed(_not_allowed_help(username))
         except OAuthMiddlewareError as exc:
             exc.headers = tuple(exc.headers) + tuple(consumed)
             raise
         session = Session.new(user=user, token=token, username=username, groups=groups, now=self.clock())
         headers = consumed + self.sessions.dump(session, secure=secure, present=cookies)
-        log.info("login succeeded for %s", session.username)
+        log.info("login succeeded for %s", for_log(session.username))
         status, own, body = _redirect("302 Found", self._safe_next(flow.next_url, environ))
         return status, own + headers, body
 
@@ -562,9 +576,11 @@ class OAuthMiddleware:
         try:
             self.client.revoke(loaded.session.token["access_token"])
         except Exception:  # documented: a failure is logged and never blocks the logout
-            log.warning("could not revoke the token of %s at GitHub; logged out locally", loaded.session.username)
+            log.warning(
+                "could not revoke the token of %s at GitHub; logged out locally", for_log(loaded.session.username)
+            )
         else:
-            log.info("revoked the token of %s at GitHub", loaded.session.username)
+            log.info("revoked the token of %s at GitHub", for_log(loaded.session.username))
 
     def _is_cross_site(self, environ: WSGIEnvironment) -> bool:
         site = environ.get("HTTP_SEC_FETCH_SITE")
@@ -591,6 +607,12 @@ def _quoted(wsgi_path: str) -> str:
     if wsgi_path.startswith("//"):
         wsgi_path = "/" + wsgi_path.lstrip("/")  # never a protocol-relative "//host" URL
     return quote(wsgi_path.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=~")
+
+
+def _not_allowed_help(username: object) -> str:
+    """The 403 text: names the account only if its login has the usual shape (ERR-10)."""
+    shown = display_login(username)
+    return NOT_ALLOWED_HELP % (" as " + shown if shown else "")
 
 
 def _printable(value: str) -> str:

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import http.client
+import io
 import json
 import logging
+import socket
 import time
 import typing as t
+from http.cookiejar import Cookie, DefaultCookiePolicy
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
@@ -31,8 +35,11 @@ import urllib3
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .errors import ProviderError, ProviderTimeout, RateLimited, TokenRefused, TokenRevoked
+from .text import for_log
 
 if t.TYPE_CHECKING:
     from .providers import Provider
@@ -80,9 +87,110 @@ for _name in ("requests_oauthlib.oauth2_session", "oauthlib"):
         _logger.addFilter(_FILTER)
 
 
+# -- one deadline per provider call (security.md ERR-9) --------------------------------------------
+
+#: ``time.monotonic()`` by which the provider call running in this context must be done.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("oauth_middleware_deadline", default=None)
+
+
+def call_budget(timeout: float | tuple[float, float]) -> float:
+    """Seconds one provider call may take in all: ``timeout``, or ``connect + read`` for a pair."""
+    return float(timeout) if isinstance(timeout, (int, float)) else float(timeout[0] + timeout[1])
+
+
+def _request_timeout(timeout: float | tuple[float, float]) -> tuple[float, float]:
+    """requests' ``(connect, read)`` for the rest of the current call: both within its deadline."""
+    deadline = _deadline.get()
+    left = call_budget(timeout) if deadline is None else max(0.001, deadline - time.monotonic())
+    connect = float(timeout) if isinstance(timeout, (int, float)) else float(timeout[0])
+    return (min(connect, left), left)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A provider answer's socket, read only until the current call's deadline: each read waits
+    at most for the time left, so a server dripping bytes cannot stretch the call."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        # the socket's own reader: it keeps the socket open while the answer is read, as
+        # http.client expects of makefile() (the connection may close its end first)
+        self._raw = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: t.Any) -> int | None:
+        deadline = _deadline.get()
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the provider call ran out of time")  # socket.timeout
+            self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What :class:`http.client.HTTPResponse` needs of a socket: ``makefile("rb")``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def makefile(self, mode: str, *args: t.Any, **kwargs: t.Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock))
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """Reads the status line, headers and body through :class:`_DeadlineReader`."""
+
+    def __init__(self, sock: socket.socket, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(t.cast(socket.socket, _DeadlineSocket(sock)), *args, **kwargs)
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, with connections whose answers are read within the call's deadline."""
+
+    def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: t.Any) -> t.Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS managers bring their own pool classes
+            manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager
+
+
 @contextlib.contextmanager
-def _provider_call() -> t.Iterator[None]:
+def _provider_call(timeout: float | tuple[float, float]) -> t.Iterator[None]:
+    """One call to the provider: quiet requests-oauthlib, a deadline of ``timeout`` in all
+    (:func:`call_budget`), and requests' failures turned into our errors."""
     token = _quiet.set(True)
+    deadline = _deadline.set(time.monotonic() + call_budget(timeout))
     try:
         yield
     # requests' exceptions carry the request, and so the body with the code: never chain them
@@ -96,13 +204,14 @@ def _provider_call() -> t.Iterator[None]:
         log.warning("request to GitHub failed: %s", type(exc).__name__)
         raise ProviderError() from None
     finally:
+        _deadline.reset(deadline)
         _quiet.reset(token)
 
 
 # -- transport -----------------------------------------------------------------------------------
 
 
-class _PlainHTTPAlias(HTTPAdapter):
+class _PlainHTTPAlias(_DeadlineAdapter):
     """Sends requests for ``https://ALIAS/...`` to ``http://HOST/...`` (local development only)."""
 
     def __init__(self, alias_prefix: str, real_prefix: str) -> None:
@@ -116,12 +225,32 @@ class _PlainHTTPAlias(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+class _NoCookies(DefaultCookiePolicy):
+    """A cookie policy that neither stores nor sends any cookie (security.md ERR-11)."""
+
+    def set_ok(self, cookie: Cookie, request: t.Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: t.Any) -> bool:
+        return False
+
+
+def forget_cookies(session: requests.Session) -> None:
+    """Make ``session``'s cookie jar refuse every cookie, so no call carries another's state."""
+    session.cookies.set_policy(_NoCookies())
+
+
 def make_http_session(pool_size: int = 10) -> requests.Session:
-    """One pooled HTTP session per middleware, shared by all threads for provider calls."""
+    """One pooled HTTP session per middleware, shared by all threads for provider calls.
+
+    Its connections are shared; its cookie jar is not a jar: a cookie a provider sets on one
+    user's call is never stored, so it can never ride along with another user's call.
+    """
     http = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    forget_cookies(http)
+    adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     http.mount("https://", adapter)
-    http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
+    http.mount("http://", _DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
     http.headers["User-Agent"] = "oauth-middleware"
     return http
 
@@ -137,7 +266,9 @@ class OAuthClient:
     :param client_secret: the OAuth app's client secret (sent in the token request body only).
     :param scope: scopes to request.
     :param http: the pooled session all provider calls go through.
-    :param timeout: seconds, for connecting and for each read, on every call.
+    :param timeout: seconds each provider call may take in all (connecting, sending, reading
+        the whole answer), or a ``(connect, read)`` pair: connecting within the first, the whole
+        call within their sum.
     :param allow_insecure_http: permit ``http://`` provider URLs (local development).
     """
 
@@ -201,7 +332,7 @@ class OAuthClient:
                 code_verifier=verifier,
                 include_client_id=True,
                 client_secret=self.client_secret,
-                timeout=self.timeout,
+                timeout=_request_timeout(self.timeout),
                 headers=_TOKEN_HEADERS,
             ),
             now=now,
@@ -214,7 +345,7 @@ class OAuthClient:
             lambda: oauth.refresh_token(
                 self.token_url,
                 refresh_token=refresh_token,
-                timeout=self.timeout,
+                timeout=_request_timeout(self.timeout),
                 headers=_TOKEN_HEADERS,
                 client_id=self.client_id,
                 client_secret=self.client_secret,
@@ -237,6 +368,7 @@ class OAuthClient:
 
     def _oauth_session(self, redirect_uri: str | None = None) -> OAuth2Session:
         oauth = OAuth2Session(self.client_id, redirect_uri=redirect_uri, scope=list(self.scope))
+        forget_cookies(oauth)
         for prefix, adapter in self.http.adapters.items():
             oauth.mount(prefix, adapter)
         oauth.headers.update(self.http.headers)
@@ -247,7 +379,7 @@ class OAuthClient:
         return oauth
 
     def _token_call(self, call: t.Callable[[], t.Any], *, now: float) -> dict[str, t.Any]:
-        with _provider_call():
+        with _provider_call(self.timeout):
             try:
                 token = call()
             except Warning as warning:
@@ -306,7 +438,9 @@ def _normalise_token_response(response: requests.Response) -> requests.Response:
         else:
             raise ValueError(content_type)
     except ValueError:
-        log.warning("token endpoint answered an unreadable body (%s)", content_type.split(";")[0][:64] or "no type")
+        log.warning(
+            "token endpoint answered an unreadable body (%s)", for_log(content_type.split(";")[0], 64) or "no type"
+        )
         raise ProviderError("GitHub answered the token request with something unreadable.") from None
     if not isinstance(data, dict):
         raise ProviderError("GitHub answered the token request with something unreadable.")
@@ -405,7 +539,7 @@ def api_get_all(
             log.warning("ignoring a pagination link to another host")
             return items
         url = next_url
-    log.warning("stopped following %s after %d pages", path, MAX_PAGES)
+    log.warning("stopped following %s after %d pages", for_log(path), MAX_PAGES)
     return items
 
 
@@ -428,12 +562,12 @@ def api_request(
     headers = dict(provider.api_headers)
     if access_token is not None:
         headers["Authorization"] = "Bearer " + access_token
-    with _provider_call():
+    with _provider_call(timeout):
         response = http.request(
             method,
             url,
             headers=headers,
-            timeout=timeout,
+            timeout=_request_timeout(timeout),
             stream=True,
             allow_redirects=False,
             auth=auth,
@@ -448,19 +582,19 @@ def api_request(
     if not 200 <= status < 300:
         limited = RateLimited.from_response(status, response.headers, now=time.time())
         if limited is not None:
-            log.warning("GitHub API rate limit reached (%s %s)", status, path)
+            log.warning("GitHub API rate limit reached (%s %s)", status, for_log(path))
             raise limited
-        log.warning("GitHub API answered HTTP %d for %s", status, path)
+        log.warning("GitHub API answered HTTP %d for %s", status, for_log(path))
         if status == 401:
             raise TokenRevoked()
         raise ProviderError()
     if len(body) > MAX_BODY_BYTES:
-        log.warning("GitHub API answered more than %d bytes for %s", MAX_BODY_BYTES, path)
+        log.warning("GitHub API answered more than %d bytes for %s", MAX_BODY_BYTES, for_log(path))
         raise ProviderError("GitHub answered with an unexpectedly large response.")
     if not body.strip():
         return None, response
     try:
         return json.loads(body), response
     except ValueError:
-        log.warning("GitHub API answered unreadable JSON for %s", path)
+        log.warning("GitHub API answered unreadable JSON for %s", for_log(path))
         raise ProviderError("GitHub answered with something unreadable.") from None

@@ -284,8 +284,10 @@ OPTIONS: tuple[Option, ...] = (
         "timeout",
         type_text="float | tuple[float, float]",
         default_text="10.0",
-        help="Seconds to connect to GitHub and for each read, or a `(connect, read)` pair. Used on every call; "
-        "a timeout is answered with 504 and never retried.",
+        help="Seconds each call to GitHub may take **in all**: connecting, sending, and reading the whole answer "
+        "(a server dripping bytes cannot stretch it), or a `(connect, read)` pair: connecting within the first, "
+        "the whole call within their sum. A login or renewal makes several calls, each with this budget (DNS "
+        "look-ups are not covered). A timeout is answered with 504 and never retried.",
         default=10.0,
         validate=validation.timeout,
         parse=parsers.timeout,
@@ -349,14 +351,30 @@ OPTIONS: tuple[Option, ...] = (
         default_text='"auto"',
         help="Seconds after which a session's profile and memberships are fetched again on its next request: a "
         "user removed from an allowed org, or whose token was revoked, loses access then; GitHub being down keeps "
-        'the session (retried a minute later). `"auto"`: 600 when allow-lists are set, never otherwise; `None` '
-        "or `0`: never.",
+        "the session (retried a minute later) for up to `revalidate_grace`; a rate limit on the user's own token "
+        'ends it. `"auto"`: 600 when allow-lists are set, never otherwise; `None` or `0`: never.',
         default="auto",
         validate=validation.revalidate_after,
         parse=parsers.revalidate_after,
         text_format="`auto`, `none` (or empty), or whole seconds",
         example="`600`",
         needs=("allowed_users", "allowed_orgs", "allowed_teams"),
+    ),
+    _option(
+        "revalidate_grace",
+        type_text="int",
+        default_text="3600",
+        help="Seconds a due re-validation may keep failing because GitHub cannot be reached before the session "
+        "ends (meanwhile it is kept, and retried every minute): a GitHub outage shorter than this logs nobody out, "
+        "and a removed member keeps access at most `revalidate_after` + this during one. Never unbounded. "
+        "GitHub's answer that *this user's* rate limit is used up (403/429 with `x-ratelimit-remaining: 0` or "
+        "`Retry-After`) is no outage: the user can cause it on purpose, so it ends the session at once (a new "
+        "login works again when the limit resets).",
+        default=3600,
+        validate=validation.revalidate_grace,
+        parse=parsers.integer,
+        text_format="whole seconds",
+        example="`3600`",
     ),
     _option(
         "idle_timeout",

@@ -6,8 +6,15 @@ Runs only on the (rare) request that finds its session *due* (see
 GitHub's refresh tokens are single use, so two requests of one session refreshing at once would
 destroy it: per process, one renewal per session runs at a time, and requests that lose the race
 wait for it and take the winner's result instead of failing. Results are kept briefly for
-requests still carrying the old cookie. Provider outages never log anyone out: the session is
-kept and the renewal retried after :data:`RETRY_AFTER` seconds.
+requests still carrying the old cookie. Across processes (gunicorn workers) there is no shared
+lock: a worker whose refresh is refused while the access token it holds is still valid goes on
+with that token until it expires, since another worker most likely won the race and the browser
+will carry its cookie next (security.md SES-6).
+
+Provider outages do not log anyone out at once: the session is kept and the renewal retried
+after :data:`RETRY_AFTER` seconds, but only for ``revalidate_grace`` seconds past a due
+re-validation; then the session ends. A rate limit on the user's own token is no outage (the
+user can cause it): a re-validation it stops ends the session (SES-5).
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ import logging
 import threading
 import typing as t
 
-from .errors import ProviderError, TokenRefused, TokenRevoked
+from .errors import ProviderError, RateLimited, TokenRefused, TokenRevoked
+from .text import for_log
 
 if t.TYPE_CHECKING:
     from .access import AccessPolicy
@@ -40,8 +48,10 @@ class Outcome:
 
     :param session: the session to use (``None`` when it ended).
     :param changed: the cookie must be rewritten with ``session``.
-    :param ended: why the session ended: ``"revoked"`` (token refused or revoked) or
-        ``"not_allowed"`` (no longer admitted by the allow-lists); ``None`` if it goes on.
+    :param ended: why the session ended: ``"revoked"`` (token refused or revoked),
+        ``"not_allowed"`` (no longer admitted by the allow-lists) or ``"unverified"`` (the
+        re-validation could not be done: rate limited, or GitHub unreachable past the grace);
+        ``None`` if it goes on.
     """
 
     session: Session | None
@@ -65,33 +75,47 @@ class Renewals:
         self._locks: dict[str, threading.Lock] = {}
         self._results: dict[str, tuple[float, Outcome]] = {}
         self._retry_at: dict[str, float] = {}
+        # cookie values whose refresh GitHub refused while their access token was still valid:
+        # served as they are until that token expires (the value), never refreshed again
+        self._refused: dict[str, float] = {}
 
     def renew(self, session: Session, value: str, *, now: float) -> Outcome:
         """Bring ``session`` (sealed as ``value``) up to date; see :class:`Outcome`."""
-        done = self._result(value, now)
+        done = self._result(value, now) or self._held(session, value, now)
         if done is not None:
             return done
-        if self._retry_at.get(value, 0.0) > now:
-            return Outcome(session)  # the provider was down a moment ago: keep going as is
         with self._guard:
             lock = self._locks.setdefault(value, threading.Lock())
         with lock:  # the losers of a race wait here, then take the winner's result
             try:
-                done = self._result(value, now)
+                done = self._result(value, now) or self._held(session, value, now)
                 if done is not None:
                     return done
-                if self._retry_at.get(value, 0.0) > now:
-                    return Outcome(session)  # the winner found the provider down: do not call it again
                 outcome = self._renew(session, value, now)
                 with self._guard:
-                    # an outage's stand-in result is not remembered, so the renewal is retried once
-                    # RETRY_AFTER has passed rather than only when RESULT_TTL has
-                    if outcome.changed or outcome.session is None or self._retry_at.get(value, 0.0) <= now:
+                    # a stand-in result (an outage, a lost refresh) is not remembered, so the
+                    # renewal is retried after RETRY_AFTER, or ended when its token expires
+                    standing_in = self._retry_at.get(value, 0.0) > now or value in self._refused
+                    if outcome.changed or outcome.session is None or not standing_in:
                         _bounded_put(self._results, value, (now, outcome))
             finally:
                 with self._guard:
                     self._locks.pop(value, None)
         return outcome
+
+    def _held(self, session: Session, value: str, now: float) -> Outcome | None:
+        """The outcome without calling GitHub, when a recent attempt for ``value`` decided it."""
+        refused_until = self._refused.get(value)
+        if refused_until is not None:
+            if now < refused_until:
+                return Outcome(session)  # another worker refreshed: its cookie takes over
+            log.warning(
+                "the token of %s expired and its refresh was refused; ending the session", for_log(session.username)
+            )
+            return Outcome(None, ended="revoked")
+        if self._retry_at.get(value, 0.0) > now and not self.lifetimes.past_grace(session, now):
+            return Outcome(session)  # the provider was down a moment ago: keep going as is
+        return None
 
     def _result(self, value: str, now: float) -> Outcome | None:
         entry = self._results.get(value)
@@ -107,32 +131,64 @@ class Renewals:
             expires_at = token.get("expires_at")
             refresh_token = token.get("refresh_token")
             if refresh_token and isinstance(expires_at, (int, float)) and now >= expires_at - lifetimes.refresh_margin:
-                new_token = self.client.refresh(refresh_token, now=now)
+                try:
+                    new_token = self.client.refresh(refresh_token, now=now)
+                except TokenRefused:
+                    if now >= expires_at:
+                        raise
+                    # most likely another worker used this single-use refresh token a moment ago
+                    # and its Set-Cookie is on the way: no cookie from here, or it would replace
+                    # the winner's with a session whose refresh token is spent
+                    log.info(
+                        "the refresh of %s was refused while its token is valid for %d s more; going on with it",
+                        for_log(session.username),
+                        expires_at - now,
+                    )
+                    with self._guard:
+                        _bounded_put(self._refused, value, float(expires_at))
+                    return Outcome(session)
                 session = dataclasses.replace(session, token=new_token)
                 changed = True
-                log.info("refreshed the token of %s", session.username)
+                log.info("refreshed the token of %s", for_log(session.username))
             if lifetimes.revalidate_after is not None and now >= session.checked_at + lifetimes.revalidate_after:
                 user = self.client.fetch_profile(session.token)
                 groups = self.policy.keep(self.client.fetch_groups(session.token)) if self.policy.needs_groups else []
                 username = user.get(self.client.provider.username_field)
                 if username != session.username:
-                    log.info("%s was renamed at GitHub; ending the session so they log in again", session.username)
+                    log.info(
+                        "%s was renamed at GitHub; ending the session so they log in again", for_log(session.username)
+                    )
                     return Outcome(None, ended="revoked")
                 if not self.policy.admits(username, groups, user.get("id")):
-                    log.warning("%s is no longer admitted; ending the session", session.username)
+                    log.warning("%s is no longer admitted; ending the session", for_log(session.username))
                     return Outcome(None, ended="not_allowed")
                 session = dataclasses.replace(session, user=user, groups=tuple(groups), checked_at=now)
                 changed = True
-                log.debug("re-validated %s", session.username)
+                log.debug("re-validated %s", for_log(session.username))
         except (TokenRefused, TokenRevoked):
-            log.warning("GitHub no longer accepts the grant of %s; ending the session", session.username)
+            log.warning("GitHub no longer accepts the grant of %s; ending the session", for_log(session.username))
             return Outcome(None, ended="revoked")
-        except ProviderError:
-            log.warning("could not renew the session of %s (GitHub unavailable); retrying later", session.username)
-            with self._guard:
-                _bounded_put(self._retry_at, value, now + RETRY_AFTER)
-        except Exception:
-            log.exception("unexpected error renewing the session of %s; retrying later", session.username)
+        except RateLimited:
+            log.warning(
+                "GitHub's rate limit for %s stopped the re-validation; ending the session (a user's own "
+                "rate limit never extends access)",
+                for_log(session.username),
+            )
+            return Outcome(None, ended="unverified")
+        except Exception as exc:
+            if lifetimes.past_grace(session, now):
+                log.warning(
+                    "could not re-validate %s for over %d s past due (GitHub unavailable); ending the session",
+                    for_log(session.username),
+                    lifetimes.revalidate_grace,
+                )
+                return Outcome(None, ended="unverified")
+            if isinstance(exc, ProviderError):
+                log.warning(
+                    "could not renew the session of %s (GitHub unavailable); retrying later", for_log(session.username)
+                )
+            else:
+                log.exception("unexpected error renewing the session of %s; retrying later", for_log(session.username))
             with self._guard:
                 _bounded_put(self._retry_at, value, now + RETRY_AFTER)
         # activity is recorded even when GitHub is down: an outage must not end active sessions

@@ -116,12 +116,21 @@ class Lifetimes:
     :param revalidate_after: seconds after which the profile (and memberships) are fetched again;
         ``None``: never.
     :param refresh_margin: an expiring token is refreshed this many seconds before it expires.
+    :param revalidate_grace: seconds a re-validation may stay overdue because GitHub cannot be
+        reached before the session ends.
     """
 
     max_age: int
     idle_timeout: int | None = None
     revalidate_after: int | None = None
     refresh_margin: int = 300
+    revalidate_grace: int = 3600
+
+    def past_grace(self, session: Session, now: float) -> bool:
+        """Whether ``session``'s re-validation has been overdue for longer than the grace."""
+        if self.revalidate_after is None:
+            return False
+        return now >= session.checked_at + self.revalidate_after + self.revalidate_grace
 
     def ends_at(self, session: Session) -> float:
         end = session.issued_at + self.max_age

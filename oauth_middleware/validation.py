@@ -325,6 +325,17 @@ def revalidate_after(value: object, ctx: Context) -> int | None:
     return optional_seconds(value, ctx)
 
 
+def revalidate_grace(value: object, ctx: Context) -> int:
+    """``revalidate_grace``: whole seconds, 0 or more; never unbounded (SES-5)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ctx.error(
+            "%s must be a whole number of seconds, 0 or more (e.g. 3600), got %r: it bounds how long a "
+            "session is kept while GitHub cannot be reached to re-validate it, so None (forever) is not "
+            "accepted" % (ctx.name, value)
+        )
+    return value
+
+
 def optional_bool(value: object, ctx: Context) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise ctx.error("%s must be True, False or None, got %r" % (ctx.name, value))

@@ -18,7 +18,6 @@ import json
 import os
 import pathlib
 import re
-import select
 import subprocess
 import sys
 import tempfile
@@ -38,16 +37,16 @@ pytestmark = pytest.mark.e2e
 from support.servers import (  # noqa: E402  (after the importorskip above)
     LIVE,
     REQUEST_TIMEOUT,
+    ROOT,
     SECRET_KEY,
     START_TIMEOUT,
     Server,
     http_session,
+    read_line,
     server_env,
     start_gunicorn,
     stop,
 )
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 class _ServerLogReporter:
@@ -69,22 +68,6 @@ def _report_server_logs(request: pytest.FixtureRequest) -> t.Iterator[None]:
     request.config.pluginmanager.register(plugin, "test_e2e_server_logs")
     yield
     request.config.pluginmanager.unregister(plugin)
-
-
-def read_line(stream: t.IO[bytes], timeout: float) -> str:
-    """One line from a pipe, waiting at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    fd = stream.fileno()
-    while not data.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise TimeoutError(f"no complete line within {timeout}s (got {data!r})")
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode("utf-8", "replace")
 
 
 # -- HTML forms ---------------------------------------------------------------------------------

@@ -8,14 +8,17 @@ import dataclasses
 import importlib
 import os
 import pathlib
+import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+import typing as t
 
 import requests
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent  # the repository
 SECRET_KEY = "e2e-test-key-0123456789abcdefghijklmnopqrstuvwxyz"  # fixed, >= 32 bytes
 REQUEST_TIMEOUT = 10.0  # seconds, for every HTTP request the end-to-end tests make
 START_TIMEOUT = 20.0  # seconds for a server to answer its health check
@@ -219,3 +222,19 @@ def stop(server: Server) -> None:
     if server in LIVE:
         LIVE.remove(server)
     server.stop()
+
+
+def read_line(stream: t.IO[bytes], timeout: float) -> str:
+    """One line from a pipe, waiting at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    fd = stream.fileno()
+    while not data.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise TimeoutError(f"no complete line within {timeout}s (got {data!r})")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace")

@@ -1,0 +1,230 @@
+"""Issue 10, finding 9, over real sockets: a refresh race between gunicorn workers.
+
+Expiring tokens (GitHub Apps) have single-use refresh tokens, and workers share no memory: when
+requests carrying the same old cookie reach several workers at refresh time, exactly one refresh
+succeeds at GitHub and the others are refused. Those requests must still be served (the winner's
+Set-Cookie takes over), and the session must end only once its access token has really expired.
+
+The standalone fake GitHub runs as its own process (its single-use refresh tokens hold across
+workers) with ``--expiring-tokens``; the app runs under gunicorn with three sync workers. The
+app's clock is the real time plus an offset read from a file, so the test can move the workers 8
+hours ahead without sleeping. Everything binds 127.0.0.1 and is stopped by process group.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import typing as t
+
+import pytest
+import requests
+from support.servers import (
+    LIVE,
+    REQUEST_TIMEOUT,
+    ROOT,
+    SECRET_KEY,
+    START_TIMEOUT,
+    Server,
+    http_session,
+    read_line,
+    server_env,
+    start_gunicorn,
+    stop,
+)
+
+pytest.importorskip("gunicorn", reason="gunicorn is needed for the end-to-end tests")
+
+pytestmark = pytest.mark.e2e
+
+WORKERS = 3
+CONCURRENT = 6  # requests carrying the same old cookie, started together
+MAX_ROUNDS = 4  # logins tried until the requests of one round reach two workers or more
+LIFETIME = 28800  # the fake's expiring access tokens: 8 hours; refreshed in their last 300 s
+SESSION = "oauth_session"
+
+RACE_APP = '''\
+"""whoami behind OAuthMiddleware, against a standalone fake GitHub, on a clock the test moves."""
+
+import json
+import os
+import time
+
+from oauth_middleware import GitHub, OAuthMiddleware
+
+FAKE = os.environ["E2E_FAKE_GITHUB_URL"]
+OFFSET_FILE = os.environ["E2E_CLOCK_OFFSET_FILE"]
+
+
+def clock():
+    try:
+        with open(OFFSET_FILE) as handle:
+            return time.time() + float(handle.read() or 0)
+    except (OSError, ValueError):
+        return time.time()
+
+
+def whoami(environ, start_response):
+    token = environ.get("oauth_middleware.token") or {}
+    body = json.dumps(
+        {"user": environ.get("REMOTE_USER"), "token": token.get("access_token"), "pid": os.getpid()}
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+app = OAuthMiddleware(
+    whoami,
+    client_id="fake-client-id",
+    client_secret="fake-client-secret",
+    secret_key=os.environ["OAUTH_MIDDLEWARE_SECRET_KEY"],
+    provider=GitHub(FAKE, api_base_url=FAKE + "/api/v3/"),
+    allow_insecure_http=True,
+    require_login=True,
+    public_paths=["/healthz"],
+    timeout=5,
+    clock=clock,
+)
+'''
+
+
+@pytest.fixture
+def expiring_fake(tmp_path: pathlib.Path) -> t.Iterator[Server]:
+    """``python -m oauth_middleware.testing --port 0 --auto-approve octocat --expiring-tokens``."""
+    stderr_path = tmp_path / "fake.stderr.log"
+    command = [
+        sys.executable,
+        "-m",
+        "oauth_middleware.testing",
+        "--port",
+        "0",
+        "--auto-approve",
+        "octocat",
+        "--expiring-tokens",
+    ]
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=server_env(PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    server = Server("standalone fake GitHub (expiring tokens)", process, "", stderr_path)
+    LIVE.append(server)
+    try:
+        assert process.stdout is not None
+        banner = read_line(process.stdout, START_TIMEOUT)
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+) ", banner)
+        assert match, f"unexpected banner {banner!r}:\n{server.stderr()}"
+        server.url = match.group(1)
+        yield server
+    finally:
+        stop(server)
+
+
+@pytest.fixture
+def offset_file(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "clock-offset"
+    path.write_text("0")
+    return path
+
+
+@pytest.fixture
+def race_app(tmp_path: pathlib.Path, expiring_fake: Server, offset_file: pathlib.Path) -> t.Iterator[Server]:
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "e2e_race_app.py").write_text(textwrap.dedent(RACE_APP))
+    env = server_env(
+        OAUTH_MIDDLEWARE_SECRET_KEY=SECRET_KEY,
+        E2E_FAKE_GITHUB_URL=expiring_fake.url,
+        E2E_CLOCK_OFFSET_FILE=str(offset_file),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(app_dir), str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    server = start_gunicorn("race app", "e2e_race_app:app", workers=WORKERS, chdir=app_dir, logdir=tmp_path, env=env)
+    try:
+        yield server
+    finally:
+        stop(server)
+
+
+def log_in(base: str) -> tuple[str, str]:
+    """A whole login through the auto-approving fake: the session cookie's value, and the token."""
+    with http_session() as session:
+        response = session.get(base + "/whoami", headers={"Accept": "text/html"}, timeout=REQUEST_TIMEOUT)
+        assert response.status_code == 200, response.text
+        assert response.json()["user"] == "octocat"
+        return str(session.cookies[SESSION]), str(response.json()["token"])
+
+
+def concurrently(base: str, cookie: str, count: int) -> list[requests.Response]:
+    """``count`` requests for /whoami with the same session cookie, started together."""
+    barrier = threading.Barrier(count)
+
+    def one(_: int) -> requests.Response:
+        with http_session() as session:
+            barrier.wait(timeout=REQUEST_TIMEOUT)
+            return session.get(
+                base + "/whoami",
+                headers={"Accept": "application/json", "Cookie": f"{SESSION}={cookie}"},
+                allow_redirects=False,
+                timeout=REQUEST_TIMEOUT,
+            )
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def session_cookies(response: requests.Response) -> list[str]:
+    return [h for h in response.raw.headers.getlist("Set-Cookie") if h.startswith(SESSION + "=")]
+
+
+def test_a_refresh_race_across_workers_logs_nobody_out(race_app: Server, offset_file: pathlib.Path) -> None:
+    base = race_app.url
+    offset = 0
+    for _ in range(MAX_ROUNDS):
+        old_cookie, old_token = log_in(base)
+        offset += LIFETIME - 100  # every worker now finds the token due for its refresh
+        offset_file.write_text(str(offset))
+        responses = concurrently(base, old_cookie, CONCURRENT)
+        statuses = [(r.status_code, r.text[:200], session_cookies(r)) for r in responses]
+        assert all(r.status_code == 200 for r in responses), statuses
+        bodies = [r.json() for r in responses]
+        assert {b["user"] for b in bodies} == {"octocat"}, statuses
+        assert not [c for r in responses for c in session_cookies(r) if "Max-Age=0" in c], statuses
+        if len({b["pid"] for b in bodies}) >= 2:  # two workers or more refreshed: one lost
+            break
+    else:
+        pytest.fail(f"{CONCURRENT} concurrent requests never reached two of {WORKERS} workers")
+
+    # the losers served the old token and set no cookie; the winner's cookie carries the new one
+    assert all(b["token"] == old_token for r, b in zip(responses, bodies, strict=True) if not session_cookies(r)), (
+        statuses
+    )
+    refreshed = {b["token"] for r, b in zip(responses, bodies, strict=True) if session_cookies(r)}
+    assert len(refreshed) == 1 and old_token not in refreshed, statuses  # one refresh won (its worker's
+    # requests each seal that session anew, so their cookie values differ)
+    winner = session_cookies(next(r for r in responses if session_cookies(r)))[0]
+    new_bodies = [r.json() for r in concurrently(base, winner.split(";", 1)[0].split("=", 1)[1], CONCURRENT)]
+    assert {b["user"] for b in new_bodies} == {"octocat"}
+    assert {b["token"] for b in new_bodies} == refreshed
+
+    offset += 200  # the old access token has expired: the old cookie is no session any more
+    offset_file.write_text(str(offset))
+    with http_session() as session:
+        expired = session.get(
+            base + "/whoami",
+            headers={"Accept": "application/json", "Cookie": f"{SESSION}={old_cookie}"},
+            allow_redirects=False,
+            timeout=REQUEST_TIMEOUT,
+        )
+    assert expired.status_code == 401, expired.text
+    assert [c for c in session_cookies(expired) if "Max-Age=0" in c]
