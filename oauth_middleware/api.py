@@ -11,6 +11,7 @@ token refresh when an expiring token is due, written back to the browser's cooki
 
 from __future__ import annotations
 
+import collections.abc as cabc
 import http.cookiejar
 import logging
 import re
@@ -241,7 +242,14 @@ class APISession:
         now = middleware.clock()
         if now < expires_at - middleware.sessions.lifetimes.refresh_margin:
             return
-        outcome = middleware.renewals.renew(self._session, self._value, now=now)
+
+        cookies = self._present if isinstance(self._present, cabc.Mapping) else {}
+        outcome = middleware.renewals.renew(
+            self._session,
+            self._value,
+            now=now,
+            reload=lambda: middleware.sessions.load(cookies, secure=self._secure, now=now),
+        )
         if outcome.session is None:
             self.cookie_headers = middleware.sessions.clear(secure=self._secure, present=self._present)
             self._ended = NotAllowed() if outcome.ended == "not_allowed" else TokenRevoked()
@@ -249,7 +257,9 @@ class APISession:
             raise self._ended
         if outcome.changed:
             self._session = outcome.session
-            self.cookie_headers = middleware.sessions.dump(outcome.session, secure=self._secure, present=self._present)
+            self.cookie_headers = middleware.sessions.dump(
+                outcome.session, secure=self._secure, present=self._present, previous=self._value
+            )
             self._environ_token.clear()
             self._environ_token.update(outcome.session.environ_token())
             if self.response_started:

@@ -175,6 +175,15 @@ class Diagnostics:
         )
         return True
 
+    def store_down(self, exc: Exception) -> None:
+        """A WARNING (rate limited) that the session store did not answer."""
+        self.log.warning(
+            "store",
+            "the session store did not answer (%s): protected paths answer 503 and public ones pass "
+            "anonymously until it is back",
+            type(exc).__name__,
+        )
+
     def login_host(self, request_host: str, redirect_uri: str) -> bool:
         """True (and a WARNING, rate limited) if a login started at ``request_host`` (the request's
         ``Host``) will come back to another host, named by ``redirect_uri``: the browser then has

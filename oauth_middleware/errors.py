@@ -156,6 +156,18 @@ class Busy(OAuthMiddlewareError):
     description = "Too many logins are in progress right now. Please try again in a minute."
 
 
+class StoreDown(OAuthMiddlewareError):
+    """The session store (Redis) did not answer: protected paths fail closed (STORE-7)."""
+
+    error = "temporarily_unavailable"
+    status = 503
+    title = "Try again in a moment"
+    description = "Sessions cannot be checked right now. Please try again in a moment."
+
+    def __init__(self, description: str | None = None, *, headers: t.Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(description, headers=(*headers, ("Retry-After", "5")))
+
+
 class ProviderError(OAuthMiddlewareError):
     """The provider failed or answered something unusable (token exchange or profile)."""
 

@@ -22,6 +22,9 @@ from .cookies import set_cookie
 from .crypto import Cipher, InvalidValue
 from .errors import Busy
 
+if t.TYPE_CHECKING:
+    from .store import Store
+
 log = logging.getLogger(__name__)
 
 #: Lifetime of a login flow, seconds: GitHub's codes live 10 minutes too.
@@ -30,6 +33,8 @@ FLOW_TTL = 600
 MAX_FLOWS = 5
 #: Infix between the cookie name and the state hash.
 FLOW_INFIX = ".flow."
+#: Store key prefix of redeemed login states (with a shared store).
+STATE_PREFIX = "state:"
 #: Most redeemed states remembered per process. Each is kept until its flow expires (FLOW_TTL),
 #: never evicted early: when this many logins reached the token exchange within FLOW_TTL seconds,
 #: further exchanges are refused (503) until the oldest expire, rather than forgetting a state.
@@ -73,10 +78,12 @@ class FlowCookies:
     :param clock: returns the current time in seconds.
     """
 
-    def __init__(self, cipher: Cipher, *, name: str, clock: t.Callable[[], float]) -> None:
+    def __init__(self, cipher: Cipher, *, name: str, clock: t.Callable[[], float], store: Store | None = None) -> None:
         self.cipher = cipher
         self.prefix = name + FLOW_INFIX
         self.clock = clock
+        #: with a shared store, redeemed states are recorded there: once across all hosts (STORE-5)
+        self.store = store
         # states that reached the token exchange, so a copied flow cookie cannot make this process
         # redeem a code twice (stateless cookies alone cannot stop that; other processes can)
         self._consumed: dict[bytes, float] = {}
@@ -134,6 +141,12 @@ class FlowCookies:
         """
         key = self._key(flow)
         now = self.clock()
+        if self.store is not None:
+            ttl = max(1.0, flow.created_at + FLOW_TTL - now)
+            if not self.store.put(STATE_PREFIX + key.hex(), b"1", ttl=ttl, only_if_absent=True):
+                log.warning("login state used twice (a replayed flow cookie, seen by the shared store)")
+                return False
+            return True
         with self._consumed_lock:
             if key in self._consumed:
                 log.warning("login state used twice (a replayed flow cookie)")

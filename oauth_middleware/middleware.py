@@ -34,6 +34,7 @@ from .errors import (
     OAuthMiddlewareError,
     ProviderError,
     StateError,
+    StoreDown,
     html_page,
     render_error,
 )
@@ -41,13 +42,15 @@ from .flow import Flow, FlowCookies
 from .identity import IDENTITY_HEADERS as IDENTITY_HEADERS
 from .identity import IDENTITY_KEYS as IDENTITY_KEYS
 from .identity import IdentityScrubber
-from .oauth import OAuthClient, make_http_session
+from .oauth import OAuthClient, call_budget, make_http_session
 from .paths import PrefixSet, canonical_path, is_canonical, merge_slashes
 from .providers import Provider
 from .redirects import safe_next
 from .renewal import Renewals
 from .session import Lifetimes, Session, SessionCookie
+from .store import Store, StoreUnavailable
 from .text import display_login, for_log
+from .tickets import StoreSessions, user_key
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -145,6 +148,11 @@ class OAuthMiddleware:
         addition to the families auth proxies use (``X-Forwarded-User``, ``X-Auth-Request-*``,
         ``Remote-*``, ...: :data:`oauth_middleware.identity.IDENTITY_HEADERS`); a name also
         removes longer names it begins.
+    :param store: where sessions live: ``None`` in the encrypted cookie; a
+        :class:`~oauth_middleware.store.Store` (``RedisStore(client=...)``) or a ``redis://`` /
+        ``rediss://`` URL on the server, the cookie holding only a ticket (logout then ends the
+        session on every host, :meth:`revoke_user` logs a user out everywhere, and login states
+        and token refreshes are single across hosts); ``"memory"`` in this process.
     :param clock: returns the current time in seconds; tests inject a fake one.
 
     .. versionadded:: 1.0
@@ -178,6 +186,7 @@ class OAuthMiddleware:
         idle_timeout: int | None = None,  # off: a login lasts max_age, like most GitHub logins
         revoke_on_logout: bool = False,
         strip_identity_headers: t.Sequence[str] = (),  # added to IDENTITY_HEADERS, never replacing them
+        store: Store | str | None = None,  # None: sessions live in the encrypted cookie, no server needed
         clock: t.Callable[[], float] = time.time,
     ) -> None:
         given = dict(locals())  # the options by name, for the table (tests check it matches this signature)
@@ -213,6 +222,7 @@ class OAuthMiddleware:
             # server does not trust reports: cookies stay Secure (and __Host-) unless secure=False
             self.secure = True
         self._scrubber = IdentityScrubber(extra=self.strip_identity_headers)
+        self.store: Store | None = settings["store"]
         diagnostics.check_not_wrapped_twice(app, cookie_name=self.cookie_name, kind=OAuthMiddleware)
         if self.allow_insecure_http:
             message = "allow_insecure_http=True: OAuth over plain http is for local development only"
@@ -236,11 +246,25 @@ class OAuthMiddleware:
             revalidate_after=self.revalidate_after,
             revalidate_grace=self.revalidate_grace,
         )
-        self.sessions = SessionCookie(
-            Cipher(self.secret_keys, purpose="session"), name=self.cookie_name, lifetimes=lifetimes
+        self.sessions: SessionCookie | StoreSessions
+        if self.store is None:
+            self.sessions = SessionCookie(
+                Cipher(self.secret_keys, purpose="session"), name=self.cookie_name, lifetimes=lifetimes
+            )
+        else:
+            self.sessions = StoreSessions(
+                Cipher(self.secret_keys, purpose="ticket"),
+                self.store,
+                name=self.cookie_name,
+                lifetimes=lifetimes,
+                clock=self._now,
+            )
+        self.renewals = Renewals(
+            self.client, lifetimes=lifetimes, policy=self.policy, store=self.store, budget=call_budget(self.timeout)
         )
-        self.renewals = Renewals(self.client, lifetimes=lifetimes, policy=self.policy)
-        self.flows = FlowCookies(Cipher(self.secret_keys, purpose="flow"), name=self.cookie_name, clock=self._now)
+        self.flows = FlowCookies(
+            Cipher(self.secret_keys, purpose="flow"), name=self.cookie_name, clock=self._now, store=self.store
+        )
         self.diagnostics = diagnostics.Diagnostics(clock=self._now)
         self._routes: dict[str, t.Callable[[WSGIEnvironment], tuple[str, Headers, bytes]]] = {
             self.login_path: self._login,
@@ -270,6 +294,36 @@ class OAuthMiddleware:
         """
         return env.from_env(app, environ, middleware_class=cls, **overrides)
 
+    # -- operators (server-side sessions) -----------------------------------------------------------
+
+    def _store_sessions(self) -> StoreSessions:
+        if not isinstance(self.sessions, StoreSessions):
+            raise ConfigurationError(
+                "sessions live in the browser's cookie (store=None), so they cannot be listed or revoked "
+                "from the server: pass store='rediss://...' (or a Store) to keep them on the server",
+                option="store",
+            )
+        return self.sessions
+
+    def revoke_user(self, user_id: str | int) -> int:
+        """End every session of a user at once, on every host (a stolen laptop, someone who left).
+
+        Needs ``store``. ``user_id`` is the account id (``environ["oauth_middleware.user_id"]``).
+
+        .. code-block:: python
+
+            middleware.revoke_user(583231)   # returns how many sessions ended
+        """
+        return self._store_sessions().revoke_user(str(user_id))
+
+    def revoke_session(self, session_id: str) -> bool:
+        """End one session by id (as :meth:`user_sessions` lists them); needs ``store``."""
+        return self._store_sessions().revoke_session(session_id)
+
+    def user_sessions(self, user_id: str | int) -> set[str]:
+        """The ids of a user's live sessions; needs ``store``."""
+        return self._store_sessions().user_sessions(str(user_id))
+
     def _now(self) -> float:
         return self.clock()
 
@@ -298,7 +352,6 @@ class OAuthMiddleware:
         cookies, rest = split_own_cookies(header, self.cookie_name)  # only ours are needed below
         secure = self._is_secure(environ)
         now = self.clock()
-        loaded = self.sessions.load(cookies, secure=secure, now=now)
         if rest:
             environ["HTTP_COOKIE"] = rest
         else:
@@ -306,25 +359,34 @@ class OAuthMiddleware:
         extra: Headers = []
         session = None
         sealed = ""
-        if loaded is not None:
-            session, sealed = loaded.session, loaded.value
-            if now >= loaded.due_at:
-                outcome = self.renewals.renew(session, loaded.value, now=now)
-                session = outcome.session
-                if session is None:
-                    extra = self.sessions.clear(secure=secure, present=cookies)
-                    if outcome.ended == "not_allowed":
-                        refused = NotAllowed(_not_allowed_help(loaded.session.username), headers=extra)
-                        return render_error(environ, refused)(environ, start_response)
-                elif outcome.changed:
-                    extra = self.sessions.dump(session, secure=secure, present=cookies)
-        else:
-            # anonymous: clear a session cookie that did not open (tampered, expired, old key)
-            extra = self.sessions.clear(secure=secure, present=cookies)
-            if extra:  # and say so if another worker's key sealed it
-                self.diagnostics.foreign_key(
-                    "session", self.sessions.cipher, cookies.get(self.sessions.cookie_name(secure))
-                )
+        try:
+            loaded = self.sessions.load(cookies, secure=secure, now=now)
+            if loaded is not None:
+                session, sealed = loaded.session, loaded.value
+                if now >= loaded.due_at:
+                    outcome = self.renewals.renew(
+                        session,
+                        loaded.value,
+                        now=now,
+                        reload=lambda: self.sessions.load(cookies, secure=secure, now=now),
+                    )
+                    session = outcome.session
+                    if session is None:
+                        extra = self._end_session(loaded.session, cookies, secure=secure, everywhere=outcome.ended)
+                        if outcome.ended == "not_allowed":
+                            refused = NotAllowed(_not_allowed_help(loaded.session.username), headers=extra)
+                            return render_error(environ, refused)(environ, start_response)
+                    elif outcome.changed:
+                        extra = self.sessions.dump(session, secure=secure, present=cookies, previous=loaded.value)
+            else:
+                # anonymous: clear a session cookie that did not open (tampered, expired, old key)
+                extra = self.sessions.clear(secure=secure, present=cookies)
+                if extra:  # and say so if another worker's key sealed it
+                    self.diagnostics.foreign_key(
+                        "session", self.sessions.cipher, cookies.get(self.sessions.cookie_name(secure))
+                    )
+        except StoreUnavailable as exc:
+            return self._store_down(environ, start_response, path, exc)
         api: APISession | None = None
         if session is not None:
             environ["REMOTE_USER"] = session.username
@@ -356,6 +418,28 @@ class OAuthMiddleware:
             return start_response(status, kept + [("Cache-Control", "no-store")] + set_cookies, exc_info)
 
         return self.app(environ, start_with_cookies)
+
+    def _end_session(
+        self, session: Session, cookies: t.Mapping[str, str], *, secure: bool, everywhere: str | None
+    ) -> Headers:
+        """End a session a renewal refused: clear the cookie; with a store, delete it there too,
+        and every session of the user when they are no longer admitted (STORE-4)."""
+        if isinstance(self.sessions, StoreSessions):
+            if everywhere == "not_allowed":
+                self.sessions.revoke_user(user_key(session))
+            else:
+                self.sessions.end(cookies, secure=secure)
+        return self.sessions.clear(secure=secure, present=cookies)
+
+    def _store_down(
+        self, environ: WSGIEnvironment, start_response: StartResponse, path: str, exc: StoreUnavailable
+    ) -> t.Iterable[bytes]:
+        """The session store cannot answer: fail closed on protected paths (503 with Retry-After),
+        let public ones through anonymously, and keep the browser's cookie for when it is back."""
+        self.diagnostics.store_down(exc)
+        if self.require_login and self.is_protected(path):
+            return render_error(environ, StoreDown())(environ, start_response)
+        return self.app(environ, start_response)
 
     def _is_secure(self, environ: WSGIEnvironment) -> bool:
         return self.secure if self.secure is not None else environ.get("wsgi.url_scheme") == "https"
@@ -424,7 +508,11 @@ class OAuthMiddleware:
         start_response: StartResponse,
     ) -> t.Iterable[bytes]:
         try:
-            status, headers, body = handler(environ)
+            try:
+                status, headers, body = handler(environ)
+            except StoreUnavailable as down:
+                self.diagnostics.store_down(down)
+                raise StoreDown() from None
         except OAuthMiddlewareError as exc:
             response = render_error(environ, exc, login_url=self._login_url(environ) if exc.status != 405 else None)
             return response(environ, start_response)
@@ -528,6 +616,8 @@ class OAuthMiddleware:
             exc.headers = tuple(exc.headers) + tuple(consumed)
             raise
         session = Session.new(user=user, token=token, username=username, groups=groups, now=self.clock())
+        if isinstance(self.sessions, StoreSessions):
+            self.sessions.end(cookies, secure=secure)  # the session this login replaces ends everywhere (SES-3)
         headers = consumed + self.sessions.dump(session, secure=secure, present=cookies)
         log.info("login succeeded for %s", for_log(session.username))
         status, own, body = _redirect("302 Found", self._safe_next(flow.next_url, environ))
@@ -538,11 +628,17 @@ class OAuthMiddleware:
         if method != "POST":
             next_url = self._safe_next(_query(environ).get("next"), environ)
             action = _quoted(environ.get("SCRIPT_NAME", "")) + self.logout_path
+            everywhere = (
+                '<p><label><input type="checkbox" name="everywhere" value="1"> Also log out on every other '
+                "device and browser</label></p>"
+                if isinstance(self.sessions, StoreSessions)
+                else ""
+            )
             page = html_page(
                 "Log out",
                 '<form method="post" action="%s"><input type="hidden" name="next" value="%s">'
-                '<p>Log out of this site?</p><button type="submit">Log out</button></form>'
-                % (html.escape(action), html.escape(next_url)),
+                '<p>Log out of this site?</p>%s<button type="submit">Log out</button></form>'
+                % (html.escape(action), html.escape(next_url), everywhere),
             ).encode()
             headers = [
                 ("Content-Type", "text/html; charset=utf-8"),
@@ -559,6 +655,11 @@ class OAuthMiddleware:
         cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
         if self.revoke_on_logout:
             self._revoke(cookies, secure=secure)
+        if isinstance(self.sessions, StoreSessions):  # the server-side session ends for every copy of the cookie
+            ended = self.sessions.end(cookies, secure=secure)
+            if ended is not None and form.get("everywhere") == "1":
+                count = self.sessions.revoke_user(user_key(ended))
+                log.info("logged %s out everywhere (%d other session(s))", for_log(ended.username), count)
         headers = self.sessions.clear(secure=secure, present=cookies)
         headers += [
             set_cookie(name, None, max_age=0, secure=secure)

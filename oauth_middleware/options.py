@@ -415,6 +415,21 @@ OPTIONS: tuple[Option, ...] = (
         example="`X-Company-User,X-Company-Roles`",
     ),
     _option(
+        "store",
+        type_text="Store | str | None",
+        default_text="None",
+        help="Where sessions live. `None`: in the encrypted cookie (no server to run). A `Store` "
+        '(`RedisStore(client=...)`) or a `"redis://"`/`"rediss://"` URL: on the server, the cookie holding only a '
+        "ticket, so logout ends a session on every host, `revoke_user()` logs a user out everywhere, and login "
+        'states and token refreshes are single across hosts. `"memory"`: in this process (one worker only; tests).',
+        default=None,
+        validate=validation.store,
+        parse=parsers.stripped,
+        text_format="`redis://` or `rediss://` URL, or empty",
+        example="`rediss://app:PASSWORD@redis.internal:6380/0`",
+        secret=True,
+    ),
+    _option(
         "clock",
         env=None,
         setting=None,

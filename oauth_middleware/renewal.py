@@ -20,17 +20,20 @@ user can cause it): a re-validation it stops ends the session (SES-5).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 import typing as t
 
 from .errors import ProviderError, RateLimited, TokenRefused, TokenRevoked
+from .leases import Lease
 from .text import for_log
 
 if t.TYPE_CHECKING:
     from .access import AccessPolicy
     from .oauth import OAuthClient
-    from .session import Lifetimes, Session
+    from .session import Lifetimes, Loaded, Session
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = 60
 #: Seconds a renewal's result is kept for concurrent requests carrying the old cookie.
 RESULT_TTL = 120
+#: Store key prefix of renewal leases (with a shared store).
+LEASE_PREFIX = "renew:"
 #: Most results and locks kept (bounded memory whatever the number of sessions).
 MAX_ENTRIES = 4096
 
@@ -67,10 +72,22 @@ class Renewals:
     :param policy: the allow-lists a re-validated user must still pass.
     """
 
-    def __init__(self, client: OAuthClient, *, lifetimes: Lifetimes, policy: AccessPolicy) -> None:
+    def __init__(
+        self,
+        client: OAuthClient,
+        *,
+        lifetimes: Lifetimes,
+        policy: AccessPolicy,
+        store: Store | None = None,
+        budget: float = 10.0,
+    ) -> None:
         self.client = client
         self.lifetimes = lifetimes
         self.policy = policy
+        #: with a shared store, one renewal per session at a time across hosts (STORE-6)
+        self.store = store
+        #: seconds a lease holds before its renewal thread extends it, and a waiter waits at most
+        self.lease_seconds = 3 * budget
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._results: dict[str, tuple[float, Outcome]] = {}
@@ -79,8 +96,16 @@ class Renewals:
         # served as they are until that token expires (the value), never refreshed again
         self._refused: dict[str, float] = {}
 
-    def renew(self, session: Session, value: str, *, now: float) -> Outcome:
-        """Bring ``session`` (sealed as ``value``) up to date; see :class:`Outcome`."""
+    def renew(
+        self, session: Session, value: str, *, now: float, reload: t.Callable[[], Loaded | None] | None = None
+    ) -> Outcome:
+        """Bring ``session`` (sealed as ``value``) up to date; see :class:`Outcome`.
+
+        :param reload: reads the session again from the store (server-side sessions): the lease
+            holder renews what is stored now, and a request that waited uses what the holder saved.
+        """
+        if self.store is not None and reload is not None:
+            return self._renew_shared(session, value, now, reload)
         done = self._result(value, now) or self._held(session, value, now)
         if done is not None:
             return done
@@ -102,6 +127,25 @@ class Renewals:
                 with self._guard:
                     self._locks.pop(value, None)
         return outcome
+
+    def _renew_shared(self, session: Session, value: str, now: float, reload: t.Callable[[], Loaded | None]) -> Outcome:
+        """One renewal per session across every host sharing the store: a lease on the ticket,
+        renewed while the provider is called and released at the end; the others wait for it
+        (bounded) and then read what the holder saved. No result is cached in this process: the
+        store holds the truth."""
+        assert self.store is not None
+        key = LEASE_PREFIX + hashlib.sha256(value.encode("ascii", "replace")).hexdigest()[:32]
+        lease = Lease.acquire(self.store, key, seconds=self.lease_seconds, wait=self.lease_seconds)
+        if lease is None:  # the holder is still at it: go on with what is stored now
+            fresh = reload()
+            return Outcome(fresh.session) if fresh is not None else Outcome(None, ended="revoked")
+        with lease:
+            fresh = reload()
+            if fresh is None:  # ended meanwhile (logout, revocation, another host's refused renewal)
+                return Outcome(None, ended="revoked")
+            if now < fresh.due_at:  # another host renewed it while we waited
+                return Outcome(fresh.session)
+            return self._held(fresh.session, value, now) or self._renew(fresh.session, value, now)
 
     def _held(self, session: Session, value: str, now: float) -> Outcome | None:
         """The outcome without calling GitHub, when a recent attempt for ``value`` decided it."""

@@ -241,10 +241,13 @@ class SessionCookie:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def dump(self, session: Session, *, secure: bool, present: t.Container[str] = ()) -> list[tuple[str, str]]:
+    def dump(
+        self, session: Session, *, secure: bool, present: t.Container[str] = (), previous: str | None = None
+    ) -> list[tuple[str, str]]:
         """``Set-Cookie`` headers storing ``session``, split into chunks if it is too big.
 
-        Stale chunks named in ``present`` (the request's cookie names) are deleted.
+        Stale chunks named in ``present`` (the request's cookie names) are deleted. ``previous``
+        (the request's cookie value) is not needed here: the cookie is the whole session.
         """
         name = self.cookie_name(secure)
         value = self.cipher.seal(session.to_json(), aad=self._aads[secure])

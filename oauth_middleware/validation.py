@@ -10,6 +10,7 @@ validator each option uses.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 import typing as t
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from .crypto import MIN_SECRET_BYTES
 from .errors import ConfigurationError
 from .providers import GitHub, Provider
+from .store import MemoryStore, Store
 
 #: How to make a secret key, quoted in every message about one.
 KEYGEN_HINT = 'oauth-middleware keygen, or python -c "import secrets; print(secrets.token_urlsafe(32))"'
@@ -294,6 +296,35 @@ def provider(value: object, ctx: Context) -> Provider:
     if not value.api_base_url.endswith("/"):
         raise ctx.error("%s.api_base_url must end with '/', got %r" % (ctx.name, value.api_base_url))
     return value
+
+
+def store(value: object, ctx: Context) -> Store | None:
+    """``store``: None (sessions in the cookie), a :class:`~oauth_middleware.store.Store`, a
+    ``redis://`` or ``rediss://`` URL (a :class:`~oauth_middleware.redis_store.RedisStore`), or
+    ``"memory"`` (a :class:`~oauth_middleware.store.MemoryStore`: this process only)."""
+    if value is None or isinstance(value, Store):
+        return value
+    if not isinstance(value, str):
+        raise ctx.error(
+            "%s must be None, a Store (RedisStore(client=...)) or a redis:// or rediss:// URL, got %r"
+            % (ctx.name, value)
+        )
+    if value == "memory":
+        return MemoryStore()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        shown = value.split("@")[-1] if "@" in value else value  # never a password in a message
+        raise ctx.error(
+            "%s must be a redis://, rediss:// (TLS) or unix:// URL such as rediss://user:PASSWORD@host:6380/0, "
+            "or 'memory', got %r" % (ctx.name, shown)
+        )
+    try:  # the optional Redis store, imported only when a Redis URL is given
+        redis_store = importlib.import_module("oauth_middleware.redis_store")
+    except ImportError as exc:
+        raise ctx.error(
+            "%s is a Redis URL, but the Redis store is not available (%s): pip install "
+            "'oauth-login-middleware[redis]'" % (ctx.name, exc.name or "redis")
+        ) from None
+    return t.cast(Store, redis_store.RedisStore(url=value))
 
 
 def cookie_name(value: object, ctx: Context) -> str:
