@@ -128,7 +128,7 @@ class FakeOIDC:
         base_url: str = "https://oidc.fake.test",
         *,
         client_id: str = "fake-oidc-client",
-        client_secret: str = "fake-oidc-secret-7d2c",
+        client_secret: str = "fake-oidc-client-secret-7d2c9e41b6a05f38",  # 40 bytes: an HMAC key
         redirect_uris: Iterable[str] = (),
         users: Mapping[str, Mapping[str, t.Any]] | None = None,
         auto_approve: str | None = None,
@@ -158,6 +158,7 @@ class FakeOIDC:
         self._generation = 0
         self._keys: list[_Key] = []
         self._old_keys: list[_Key] = []
+        self._ghost: _Key | None = None  # a key never published, for "unknown_kid"
         self.rotate_keys()
         self._codes: dict[str, dict[str, t.Any]] = {}
         self._access: dict[str, dict[str, t.Any]] = {}
@@ -270,8 +271,9 @@ class FakeOIDC:
             mac = hmac.new(key.public_pem(), signing_input.encode("ascii"), hashlib.sha256).digest()
             return signing_input + "." + _b64(mac)
         if kind == "unknown_kid":
-            ghost = _Key("rsa", 0)
-            return self.sign(claims, key=ghost)
+            if self._ghost is None:
+                self._ghost = _Key("rsa", 0)
+            return self.sign(claims, key=self._ghost)
         if kind == "bad_signature":
             real = self.sign(claims, alg="RS256")
             return real.rsplit(".", 1)[0] + "." + _b64(secrets.token_bytes(256))
