@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pathlib
 import socket
 import subprocess
 import sys
@@ -577,3 +578,18 @@ def test_userinfo_about_another_subject_is_refused() -> None:
     assert merged["email"] == "new@x.org" and merged["iss"] == "https://idp.test"
     with pytest.raises(IdentityError):
         merge_userinfo(claims, {"sub": "u2", "email": "victim@x.org"})
+
+
+def test_the_validation_benchmark_runs_and_prints_its_table() -> None:
+    """Smoke test of bench/oidc_validation.py: no timing is asserted."""
+    root = pathlib.Path(__file__).parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "oidc_validation.py"), "--quick"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| RS256 validate (warm caches) |" in done.stdout and "| ES256 validate (warm caches) |" in done.stdout

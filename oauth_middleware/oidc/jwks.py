@@ -124,7 +124,7 @@ class JWKSCache:
             return key
         if not self._keys:
             raise KeySetError("The identity provider's signing keys are unavailable.")
-        log.warning("no key for kid %s (%s) after refetch", printable(kid), alg)
+        log.warning("no published key for kid %s (%s)", printable(kid), alg)
         raise UnknownKey("The id_token was signed with a key the identity provider does not publish.")
 
     def _find(self, kid: str | None, alg: str) -> t.Any:
