@@ -117,11 +117,11 @@ class JWKSCache:
         if key is not None and not stale:
             return key
         self._refresh(generation, reason="stale keys" if key is not None else "unknown kid")
+        # a failed or rate-limited refresh left the cached keys in place; a successful one replaced
+        # them, and a key the provider withdrew is no longer found
         found = self._find(kid, alg)
         if found is not None:
             return found
-        if key is not None:  # the refresh failed or was rate limited: the old keys stay in use
-            return key
         if not self._keys:
             raise KeySetError("The identity provider's signing keys are unavailable.")
         log.warning("no published key for kid %s (%s)", printable(kid), alg)
