@@ -331,11 +331,12 @@ class CountingSlowJWKS:
         return [json.dumps(self.fake.jwks()).encode()]
 
 
-def test_concurrent_misses_cause_one_fetch(fake: FakeOIDC) -> None:
+@pytest.mark.parametrize("refetch_interval", [60.0, 0.0])  # 0: coalescing alone, without the rate limit
+def test_concurrent_misses_cause_one_fetch(fake: FakeOIDC, refetch_interval: float) -> None:
     endpoint = CountingSlowJWKS(fake)
     http = requests.Session()
     http.mount("https://keys.test/", WSGITransportAdapter(endpoint))
-    keys = JWKSCache("https://keys.test/jwks", http=http)
+    keys = JWKSCache("https://keys.test/jwks", http=http, refetch_interval=refetch_interval)
     kid = fake.signing_key("RS256").kid
     results: list[object] = []
     barrier = threading.Barrier(8)

@@ -135,10 +135,12 @@ class JWKSCache:
         return candidates[0][1] if len(candidates) == 1 else None
 
     def _refresh(self, seen_generation: int, *, reason: str) -> None:
-        # Waiters queue on the lock while one thread fetches (each fetch is time-bounded); when
-        # they get it, the generation has moved and they use the keys just fetched.
+        # Waiters queue on the lock while one thread fetches (each fetch is time-bounded). The
+        # generation moves when a fetch *ends*, after the keys are stored: a thread that saw the
+        # old generation and then gets the lock uses the keys just fetched instead of fetching.
         if not self._fetch_lock.acquire(timeout=3 * self.timeout):
             raise KeySetError("The identity provider's signing keys are unavailable.")
+        attempted = False
         try:
             if self._generation != seen_generation:
                 return
@@ -147,8 +149,8 @@ class JWKSCache:
                 log.debug("JWKS refetch (%s) skipped: last fetch %.0f s ago", reason, now - self._fetched_at)
                 return
             self._fetched_at = now
-            self._generation += 1
             self.fetches += 1
+            attempted = True
             log.info("fetching JWKS (%s)", reason)
             try:
                 document = get_json(
@@ -168,6 +170,8 @@ class JWKSCache:
             self._keys = keys
             self._loaded_at = self.clock()
         finally:
+            if attempted:
+                self._generation += 1
             self._fetch_lock.release()
 
     def _parse(self, document: object) -> list[tuple[dict[str, t.Any], t.Any]]:
