@@ -599,3 +599,20 @@ def test_the_validation_benchmark_runs_and_prints_its_table() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| RS256 validate (warm caches) |" in done.stdout and "| ES256 validate (warm caches) |" in done.stdout
+
+
+def test_key_cache_and_validator_options_are_checked_at_construction(fake: FakeOIDC) -> None:
+    with pytest.raises(ConfigurationError, match="https://"):
+        JWKSCache("http://keys.test/jwks")
+    with pytest.raises(ConfigurationError, match="refetch_interval"):
+        JWKSCache("https://keys.test/jwks", refetch_interval=-1)
+    with pytest.raises(ConfigurationError, match="max_age"):
+        JWKSCache("https://keys.test/jwks", refetch_interval=600, max_age=60)
+    with pytest.raises(ConfigurationError, match="leeway"):
+        Setup(fake, leeway=3600)
+    with pytest.raises(ConfigurationError, match="max_token_bytes"):
+        Setup(fake, max_token_bytes=10)
+    with pytest.raises(ConfigurationError, match="client_id"):
+        IdTokenValidator(Discovery(fake.issuer), client_id="")
+    with pytest.raises(ConfigurationError, match="timeout"):
+        Discovery(fake.issuer, timeout=0)
