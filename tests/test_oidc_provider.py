@@ -148,7 +148,11 @@ def browser_login(client: Client, *, nonce: str, verifier: str, user: str = "ali
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    browser = http_session()
+    with http_session() as browser:
+        return _follow(browser, client, params, state, user)
+
+
+def _follow(browser: requests.Session, client: Client, params: dict[str, str], state: str, user: str) -> dict[str, str]:
     url = client.discovery.get().authorization_endpoint + "?" + urlencode(params)
     response = browser.get(url, allow_redirects=False, timeout=TIMEOUT)
     for _ in range(MAX_HOPS):
@@ -168,8 +172,14 @@ def browser_login(client: Client, *, nonce: str, verifier: str, user: str = "ali
     raise AssertionError("login did not come back to the redirect URI in %d hops" % MAX_HOPS)
 
 
-def test_login_userinfo_and_refresh_with_oidc_provider(provider: Server) -> None:
+@pytest.fixture
+def client(provider: Server) -> t.Iterator[Client]:
     client = Client(provider.url)
+    yield client
+    client.http.close()
+
+
+def test_login_userinfo_and_refresh_with_oidc_provider(provider: Server, client: Client) -> None:
     metadata = client.discovery.get()
     assert metadata.issuer == provider.url and "S256" in metadata.code_challenge_methods_supported
     nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
@@ -208,8 +218,7 @@ def test_login_userinfo_and_refresh_with_oidc_provider(provider: Server) -> None
     assert after.get("error") == "invalid_grant"
 
 
-def test_keys_rotated_between_login_start_and_callback(provider: Server) -> None:
-    client = Client(provider.url)
+def test_keys_rotated_between_login_start_and_callback(provider: Server, client: Client) -> None:
     nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
     first = browser_login(client, nonce=nonce, verifier=verifier)
     token = client.token(
