@@ -5,6 +5,9 @@
     oauth-middleware keygen                      # a new secret key on stdout
     oauth-middleware check [--url BASE_URL]      # validate the environment's configuration
     oauth-middleware fake-github [--port 8001]   # a fake GitHub for local development
+    oauth-middleware sessions list [USER]        # server-side sessions (store=): who, how many
+    oauth-middleware sessions revoke USER        # log a user out everywhere
+    oauth-middleware sessions revoke --all       # log everyone out
 
 ``check`` reads the same variables as :func:`oauth_middleware.config.from_env` (warning about
 names close to them), builds the
@@ -30,6 +33,7 @@ from . import __version__, env
 from .errors import ConfigurationError
 from .options import OPTIONS, Option
 from .parsers import ID_PREFIX
+from .store import StoreUnavailable
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -66,6 +70,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
         args.parser.error("unrecognized arguments: %s" % " ".join(extras))
     if args.command == "keygen":
         return _keygen()
+    if args.command == "sessions":
+        return _sessions(os.environ, args)
     return _check(os.environ, url=args.url)
 
 
@@ -99,6 +105,20 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "https://app.example.com: print the exact callback URL",
     )
     check.set_defaults(parser=check)
+    sessions = commands.add_parser(
+        "sessions",
+        help="list or revoke server-side sessions (needs OAUTH_MIDDLEWARE_STORE)",
+        description="List or revoke the sessions kept in the store named by OAUTH_MIDDLEWARE_STORE (the rest "
+        "of the configuration is read as by 'check'). USER is the account id (environ "
+        "oauth_middleware.user_id). A revoked session is anonymous on its next request, on every host.",
+    )
+    sessions.set_defaults(parser=sessions)
+    actions = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="users with sessions, and how many (or one user's session ids)")
+    listing.add_argument("user", nargs="?", metavar="USER", help="list this user's session ids")
+    revoke = actions.add_parser("revoke", help="end a user's sessions, or everyone's with --all")
+    revoke.add_argument("user", nargs="?", metavar="USER", help="the account id whose sessions end")
+    revoke.add_argument("--all", action="store_true", help="end every session of every user")
     # its options are the standalone fake's own (oauth_middleware.testing): parsed there
     commands.add_parser("fake-github", help="run a fake GitHub for local development", add_help=False)
     return parser
@@ -191,6 +211,42 @@ def _check(environ: Mapping[str, str], *, url: str | None) -> int:
     print()
     print("\n".join(callback))
     return 0
+
+
+def _sessions(environ: Mapping[str, str], args: argparse.Namespace) -> int:
+    """``sessions list|revoke``: operators' access to server-side sessions (STORE-4)."""
+    from .middleware import OAuthMiddleware
+
+    if args.action == "revoke" and bool(args.user) == bool(args.all):
+        args.parser.error("revoke takes a USER or --all, not both and not neither")
+    warned: list[str] = []
+    try:
+        with _collected_warnings(warned):
+            middleware = env.build(OAuthMiddleware, _dummy_app, env.read(environ, middleware_class=OAuthMiddleware))
+        if middleware.store is None:
+            raise ConfigurationError(
+                "sessions live in the browsers' cookies (OAUTH_MIDDLEWARE_STORE is not set): there is nothing on "
+                "the server to list or revoke. Set OAUTH_MIDDLEWARE_STORE=rediss://... for the whole deployment"
+            )
+        users = [args.user] if args.user else sorted(middleware.sessions_users())
+        if args.action == "list":
+            for user in users:
+                ids = middleware.user_sessions(user)
+                if args.user:
+                    print("\n".join(sorted(ids)))
+                elif ids:
+                    print("%s\t%d" % (user, len(ids)))
+            return 0
+        ended = sum(middleware.revoke_user(user) for user in users)
+        print("ended %d session(s) of %d user(s)" % (ended, len(users)))
+        return 0
+    except ConfigurationError as exc:
+        _print_warnings(warned)
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    except StoreUnavailable as exc:
+        print("error: the session store did not answer (%s)" % type(exc).__name__, file=sys.stderr)
+        return 1
 
 
 def _print_warnings(messages: list[str]) -> None:

@@ -320,6 +320,10 @@ class OAuthMiddleware:
         """End one session by id (as :meth:`user_sessions` lists them); needs ``store``."""
         return self._store_sessions().revoke_session(session_id)
 
+    def sessions_users(self) -> list[str]:
+        """The account ids that have (or recently had) sessions; needs ``store``."""
+        return self._store_sessions().users()
+
     def user_sessions(self, user_id: str | int) -> set[str]:
         """The ids of a user's live sessions; needs ``store``."""
         return self._store_sessions().user_sessions(str(user_id))

@@ -349,3 +349,53 @@ def test_fake_github_serves_a_login_for_a_middleware_configured_from_the_environ
         thread.join(timeout=10)
     assert not thread.is_alive() and status == [0]
     assert "FakeGitHub listening on %s " % base in capsys.readouterr().out
+
+
+# -- sessions list|revoke (server-side sessions) -------------------------------------------------
+
+
+@pytest.fixture
+def shared_store(monkeypatch: pytest.MonkeyPatch) -> t.Any:
+    """``OAUTH_MIDDLEWARE_STORE=memory`` resolved to one store shared with the test: the command
+    builds its own middleware, as an operator's shell would, and sees the app's sessions."""
+    from oauth_middleware.store import MemoryStore
+
+    store = MemoryStore()
+    monkeypatch.setattr(validation, "MemoryStore", lambda: store)
+    monkeypatch.setenv("OAUTH_MIDDLEWARE_STORE", "memory")
+    return store
+
+
+def test_sessions_list_and_revoke_a_user(
+    capsys: pytest.CaptureFixture[str], environ: t.Callable[..., None], shared_store: t.Any
+) -> None:
+    from oauth_middleware import OAuthMiddleware
+    from oauth_middleware.testing import session_cookie
+
+    environ()
+    app = OAuthMiddleware.from_env(lambda e, s: [])
+    for user, account in (("octocat", 583231), ("octocat", 583231), ("hubot", 2)):
+        session_cookie(app, {"login": user, "id": account})
+    status, out, _ = run(capsys, "sessions", "list")
+    assert (status, out.split("\n")[:2]) == (0, ["2\t1", "583231\t2"])
+    status, out, _ = run(capsys, "sessions", "list", "583231")
+    assert len(out.split()) == 2
+    status, out, _ = run(capsys, "sessions", "revoke", "583231")
+    assert (status, out.strip()) == (0, "ended 2 session(s) of 1 user(s)")
+    assert app.user_sessions("583231") == set() and len(app.user_sessions("2")) == 1
+    status, out, _ = run(capsys, "sessions", "revoke", "--all")
+    assert (status, out.strip()) == (0, "ended 1 session(s) of 1 user(s)")  # 583231 has none left
+
+
+def test_sessions_without_a_store_says_why(capsys: pytest.CaptureFixture[str], environ: t.Callable[..., None]) -> None:
+    environ()
+    status, _, err = run(capsys, "sessions", "list")
+    assert status == 2 and "OAUTH_MIDDLEWARE_STORE is not set" in err
+
+
+def test_sessions_revoke_needs_a_user_or_all(
+    capsys: pytest.CaptureFixture[str], environ: t.Callable[..., None], shared_store: t.Any
+) -> None:
+    environ()
+    code, _, err = exits(capsys, "sessions", "revoke")
+    assert code == 2 and "USER or --all" in err
