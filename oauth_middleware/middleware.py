@@ -346,11 +346,6 @@ class OAuthMiddleware:
 
         return self.app(environ, start_with_cookies)
 
-    def _is_own_cookie(self, name: str) -> bool:
-        if name.startswith("__Host-"):
-            name = name[7:]
-        return name == self.cookie_name or name.startswith(self.cookie_name + ".")
-
     def _is_secure(self, environ: WSGIEnvironment) -> bool:
         return self.secure if self.secure is not None else environ.get("wsgi.url_scheme") == "https"
 

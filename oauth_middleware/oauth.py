@@ -120,7 +120,7 @@ def make_http_session(pool_size: int = 10) -> requests.Session:
     http = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     http.mount("https://", adapter)
-    http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
+    http.mount("http://", adapter)  # one pool manager serves both schemes (pools are keyed by scheme)
     http.headers["User-Agent"] = "oauth-middleware"
     return http
 
