@@ -1,5 +1,8 @@
 """Testing support: a fake GitHub, one-line logins for WebTest, and opt-in pytest fixtures.
 
+Also two :mod:`requests` transport adapters: :class:`WSGITransportAdapter` (any WSGI app
+in-process, no socket) and :class:`FaultAdapter` (timeouts, outages, canned or slow answers).
+
 .. code-block:: python
 
     # conftest.py
@@ -19,13 +22,14 @@ from __future__ import annotations
 
 from .fake_github import FakeGitHub as FakeGitHub
 from .fake_github import FakeUser as FakeUser
-from .fake_github import WSGITransportAdapter as WSGITransportAdapter
+from .faults import FaultAdapter as FaultAdapter
 from .helpers import find_middleware as find_middleware
 from .helpers import login_as as login_as
 from .helpers import logout as logout
 from .helpers import make_user as make_user
 from .helpers import mount_under as mount_under
 from .helpers import session_cookie as session_cookie
+from .transport import WSGITransportAdapter as WSGITransportAdapter
 
 try:  # the fixtures need pytest; the fake and the helpers do not (the demo imports them)
     import pytest as _pytest  # noqa: F401
@@ -38,6 +42,7 @@ else:
 __all__ = [
     "FakeGitHub",
     "FakeUser",
+    "FaultAdapter",
     "WSGITransportAdapter",
     "find_middleware",
     "login_as",

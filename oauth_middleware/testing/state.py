@@ -141,16 +141,26 @@ class FakeState:
         with self._lock:
             return self._find(_ACCESS, token, consume=True) is not None
 
-    def issue_token(self, login: str, scopes: Sequence[str] = ()) -> str:
+    def issue_token(self, login: str, scopes: Sequence[str] = (), *, token: str | None = None) -> str:
         """Issue an access token for ``login`` directly, skipping the browser and the code.
+
+        .. code-block:: python
+
+            fake.issue_token("octocat", ["read:user"], token="gho_fixed_for_this_test")
 
         :param login: a known user's login.
         :param scopes: the scopes the token carries.
+        :param token: the value to issue, when a test fixes it in advance (it never expires); a
+            new value, as the token endpoint would issue, by default.
         """
         with self._lock:
             if login not in self._users:
                 raise KeyError(login)
-            token, _ = self._issue(_Grant(self.client_id, login, tuple(scopes), None))
+            grant = _Grant(self.client_id, login, tuple(scopes), None)
+            if token is None:
+                token, _ = self._issue(grant)
+            else:
+                self._store(_ACCESS, grant, value=token)
         return token
 
     def _issue(self, grant: _Grant) -> tuple[str, str | None]:
@@ -164,10 +174,13 @@ class FakeState:
 
     # -- storage of grants: in memory, or sealed into the value itself -----------------------
 
-    def _store(self, kind: str, grant: _Grant) -> str:
-        """Make a new code or token of ``kind`` standing for ``grant``; hold the lock."""
+    def _store(self, kind: str, grant: _Grant, *, value: str | None = None) -> str:
+        """Make a new code or token of ``kind`` standing for ``grant`` (``value`` when given, kept
+        in memory); hold the lock."""
         grant = dataclasses.replace(grant, issued_at=self.clock(), nonce=secrets.token_urlsafe(16))
-        if self._cipher is not None:
+        if value is not None:
+            pass
+        elif self._cipher is not None:
             value = _PREFIXES[kind] + self._cipher.seal(grant.dump(kind), aad=kind.encode())
         elif kind == _CODE:
             value = secrets.token_hex(10)

@@ -30,6 +30,34 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 
+class _Body(io.RawIOBase):
+    """A response body that closes itself once read to its end, as :mod:`http.client`'s does:
+    urllib3 streams (``iter_content(None)``, ``raw.stream()``) until the body is closed.
+    """
+
+    def __init__(self, source: t.IO[bytes]) -> None:
+        super().__init__()
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: t.Any) -> int:
+        if self.closed:
+            return 0
+        data = self._source.read(len(buffer))
+        if not data:
+            self.close()
+            return 0
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._source.close()
+        super().close()
+
+
 class _OriginalResponse:
     """The bits of :class:`http.client.HTTPResponse` that requests and urllib3 read."""
 
@@ -79,7 +107,7 @@ def make_response(
         message[name] = value
     url = request.url or "/"
     raw = HTTPResponse(
-        body=io.BytesIO(body) if isinstance(body, bytes) else body,
+        body=_Body(io.BytesIO(body) if isinstance(body, bytes) else body),
         headers=t.cast(t.Any, header_list),  # urllib3 builds its own header dict from the pairs
         status=code,
         reason=reason,
