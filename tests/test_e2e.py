@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import collections.abc
 import concurrent.futures
-import contextlib
 import dataclasses
 import html.parser
-import importlib
 import json
 import os
 import pathlib
 import re
-import select
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,98 +34,19 @@ pytest.importorskip("gunicorn", reason="gunicorn is needed for the end-to-end te
 
 pytestmark = pytest.mark.e2e
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SECRET_KEY = "e2e-test-key-0123456789abcdefghijklmnopqrstuvwxyz"  # fixed, >= 32 bytes
-REQUEST_TIMEOUT = 10.0  # seconds, for every HTTP request this module makes
-START_TIMEOUT = 20.0  # seconds for a server to answer its health check
-STOP_TIMEOUT = 5.0  # seconds after SIGTERM (then SIGKILL), and again after SIGKILL
-ACCESS_LOG_FORMAT = "%(p)s %(m)s %(U)s %(s)s"  # worker pid, method, path (never the query), status
-
-#: Variables of the caller's environment that would change what the servers do.
-_DROPPED_ENV = (
-    "GITHUB_OAUTH_CLIENT_ID",
-    "GITHUB_OAUTH_CLIENT_SECRET",
-    "OAUTH_MIDDLEWARE_SECRET_KEY",
-    "OAUTH_MIDDLEWARE_REDIRECT_URI",
-    "OAUTH_MIDDLEWARE_ALLOW_INSECURE_HTTP",
-    "DEMO_AUTO_APPROVE",
-    "GUNICORN_CMD_ARGS",
-    "WEB_CONCURRENCY",
-    "FORWARDED_ALLOW_IPS",
-    "PORT",
-    "PYTHONWARNINGS",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
+from support.servers import (  # noqa: E402  (after the skip: they need gunicorn)
+    LIVE,
+    REQUEST_TIMEOUT,
+    ROOT,
+    SECRET_KEY,
+    START_TIMEOUT,
+    Server,
+    http_session,
+    read_line,
+    server_env,
+    start_gunicorn,
+    stop,
 )
-
-
-# -- processes ----------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Server:
-    """A server process started in its own session, with its stderr in a file."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    url: str
-    stderr_path: pathlib.Path
-    access_log: pathlib.Path | None = None
-
-    def stderr(self, tail: int = 200) -> str:
-        try:
-            lines = self.stderr_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(lines[-tail:])
-
-    def worker_pids(self) -> set[str]:
-        """The pids of the gunicorn workers that wrote an access log line so far."""
-        if self.access_log is None or not self.access_log.exists():
-            return set()
-        return {line.split(" ", 1)[0] for line in self.access_log.read_text().splitlines() if line.startswith("<")}
-
-    def stop(self) -> None:
-        """SIGTERM to the process group, then SIGKILL; always reaps the process.
-
-        The leader is waited for without being reaped (``WNOWAIT``) so that its pid, the group's
-        id, cannot be reused while stray members of the group are killed.
-        """
-        process = self.process
-        if process.returncode is None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, sig)
-                if _exited(process.pid, STOP_TIMEOUT):
-                    break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # a worker still exiting: no strays
-        process.wait(timeout=STOP_TIMEOUT)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def _exited(pid: int, timeout: float) -> bool:
-    """Whether child ``pid`` exits within ``timeout`` seconds; it is left unreaped (a zombie)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
-                return True
-        except ChildProcessError:  # already reaped
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-
-
-#: Servers of this module that are running now; a failing test's report gets their stderr.
-_LIVE: list[Server] = []
 
 
 class _ServerLogReporter:
@@ -142,7 +58,7 @@ class _ServerLogReporter:
         outcome = yield
         report = outcome.get_result()  # type: ignore[attr-defined]
         if report.failed and getattr(item, "module", None) is sys.modules[__name__]:
-            for server in _LIVE:
+            for server in LIVE:
                 report.sections.append((f"{server.name} stderr (last lines)", server.stderr() or "(empty)"))
 
 
@@ -152,127 +68,6 @@ def _report_server_logs(request: pytest.FixtureRequest) -> t.Iterator[None]:
     request.config.pluginmanager.register(plugin, "test_e2e_server_logs")
     yield
     request.config.pluginmanager.unregister(plugin)
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in _DROPPED_ENV}
-    env.update(PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    env.update(extra)
-    return env
-
-
-def http_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # no proxy from the environment between us and 127.0.0.1
-    return session
-
-
-def wait_healthy(server: Server, path: str = "/healthz") -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    last: object = None
-    with http_session() as session:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise AssertionError(
-                    f"{server.name} exited with {server.process.returncode} while starting:\n{server.stderr()}"
-                )
-            try:
-                response = session.get(server.url + path, timeout=2)
-                if response.status_code == 200:
-                    return
-                last = response.status_code
-            except requests.RequestException as exc:
-                last = exc
-            time.sleep(0.1)
-    raise AssertionError(f"{server.name} not healthy after {START_TIMEOUT}s ({last!r}):\n{server.stderr()}")
-
-
-def _gunicorn_extra_options() -> list[str]:
-    names = {setting.name for setting in importlib.import_module("gunicorn.config").KNOWN_SETTINGS}
-    # gunicorn >= 25 opens a control socket at one fixed path per user by default: two servers
-    # (or a developer's own gunicorn) would fight over it
-    return ["--no-control-socket"] if "control_socket_disable" in names else []
-
-
-def start_gunicorn(
-    name: str, app: str, *, workers: int, chdir: pathlib.Path, logdir: pathlib.Path, env: dict[str, str]
-) -> Server:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(128)
-        listener.set_inheritable(True)
-        port = listener.getsockname()[1]
-        fd = listener.fileno()
-        stderr_path = logdir / f"{name}.stderr.log"
-        access_log = logdir / f"{name}.access.log"
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"fd://{fd}",  # the socket bound above: 127.0.0.1, an ephemeral port, no race
-            "--chdir",
-            str(chdir),
-            "--graceful-timeout",
-            "2",
-            "--timeout",
-            "30",
-            "--access-logfile",
-            str(access_log),
-            "--access-logformat",
-            ACCESS_LOG_FORMAT,
-            *_gunicorn_extra_options(),
-            app,
-        ]
-        with open(stderr_path, "wb") as stderr:
-            process = subprocess.Popen(
-                command,
-                cwd=chdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                pass_fds=(fd,),
-                start_new_session=True,
-            )
-    finally:
-        listener.close()  # gunicorn holds its own copy; the port is freed when it exits
-    server = Server(name, process, f"http://127.0.0.1:{port}", stderr_path, access_log)
-    _LIVE.append(server)
-    try:
-        wait_healthy(server)
-    except BaseException:
-        _LIVE.remove(server)
-        server.stop()
-        raise
-    return server
-
-
-def stop(server: Server) -> None:
-    if server in _LIVE:
-        _LIVE.remove(server)
-    server.stop()
-
-
-def read_line(stream: t.IO[bytes], timeout: float) -> str:
-    """One line from a pipe, waiting at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    fd = stream.fileno()
-    while not data.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise TimeoutError(f"no complete line within {timeout}s (got {data!r})")
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode("utf-8", "replace")
 
 
 # -- HTML forms ---------------------------------------------------------------------------------
@@ -636,7 +431,7 @@ def standalone_fake(tmp_path: pathlib.Path) -> t.Iterator[Server]:
             start_new_session=True,
         )
     server = Server("standalone fake GitHub", process, "", stderr_path)
-    _LIVE.append(server)
+    LIVE.append(server)
     try:
         assert process.stdout is not None
         banner = read_line(process.stdout, START_TIMEOUT)
