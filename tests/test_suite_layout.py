@@ -1,10 +1,17 @@
 """The test suite's own layout: shared helpers live in tests/support/ (and conftest.py fixtures),
-never in a test module that others import; the testing package imports nothing private."""
+never in a test module that others import; the testing package imports nothing private; the
+`github` fixture still takes the calls tests made on the old `responses`-based mock."""
 
 from __future__ import annotations
 
 import ast
+import json
 import pathlib
+import re
+import typing as t
+
+import requests
+from support import TOKEN, TOKEN_URL, USER_URL, log_in, start_login
 
 ROOT = pathlib.Path(__file__).parent.parent
 TESTS = ROOT / "tests"
@@ -66,3 +73,23 @@ def test_testing_package_imports_nothing_private_from_other_packages() -> None:
         and not name.startswith("__future__")
     }
     assert private == {}
+
+
+def test_the_github_fixture_still_takes_the_old_responses_style_calls(make_app: t.Any, github: t.Any) -> None:
+    """Tests written against the old `responses`-based GitHubMock (``github.rsps``) still run."""
+    github.rsps.add("GET", "https://api.github.com/user/orgs", json=[{"login": "octo-org"}])
+    github.rsps.add("GET", re.compile(r"https://api\.github\.com/user/teams(\?.*)?$"), json=[])
+    profiles: list[str] = []
+
+    def profile(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        profiles.append(str(request.headers["Authorization"]))
+        return 200, {"Content-Type": "application/json"}, json.dumps({"login": "mona", "id": 7})
+
+    github.rsps.add_callback("GET", USER_URL, profile)
+    app = make_app(allowed_orgs=["octo-org"])
+    log_in(app)
+    assert app.get("/x").json["groups"] == ["octo-org"] and profiles == ["Bearer " + TOKEN]
+    assert [call.request.url.split("?")[0] for call in github.rsps.calls][:2] == [TOKEN_URL, USER_URL]
+    github.rsps.replace("POST", TOKEN_URL, body=requests.ReadTimeout())
+    state = start_login(app)["state"]
+    assert app.get("/auth/callback", {"code": "c0de", "state": state}, expect_errors=True).status_int == 504

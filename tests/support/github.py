@@ -12,6 +12,7 @@ else is a connection error. Tests shape the answers with the attributes GitHubMo
   ``user_private.json``) the fake serves it; set anything else and that is served instead.
 - ``token_calls`` (each token request's form) and ``user_calls`` (each ``/user`` request's headers).
 - ``faults`` for anything else (``github.faults.timeout(TOKEN_URL)``...), ``calls`` for every request.
+- ``rsps``: ``add``/``add_callback``/``replace``/``calls`` as on the old `responses` mock.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import requests
 import requests.adapters
 
 from oauth_middleware.testing import FakeGitHub, FakeUser, FaultAdapter, WSGITransportAdapter
-from oauth_middleware.testing.faults import Answer, Call
+from oauth_middleware.testing.faults import Answer, Call, Rule
 
 from .common import CLIENT_ID, CLIENT_SECRET, TOKEN, TOKEN_URL, USER_URL, example
 
@@ -50,6 +51,45 @@ def documented_octocat() -> FakeUser:
     return FakeUser(
         profile["login"], profile["id"], name=profile["name"], email=profile["email"], profile_extra=profile
     )
+
+
+class ResponsesStyle:
+    """``github.rsps``: the few calls tests made on the `responses` mock GitHubMock wrapped
+    (``add``, ``add_callback``, ``replace``, ``calls``), as rules on the FaultAdapter. A string
+    URL matches without its query string, as in `responses`; the newest rule wins, so
+    ``replace`` is ``add``. New tests should use ``github.faults`` directly."""
+
+    def __init__(self, faults: FaultAdapter) -> None:
+        self.faults = faults
+
+    @property
+    def calls(self) -> list[Call]:
+        return self.faults.calls
+
+    @staticmethod
+    def _match(url: str | re.Pattern[str]) -> t.Any:
+        if isinstance(url, str):
+            return lambda request: (request.url or "").split("?")[0] == url.split("?")[0]
+        return url
+
+    def add(
+        self,
+        method: str,
+        url: str | re.Pattern[str],
+        body: t.Any = b"",
+        *,
+        json: t.Any = None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Rule:
+        if isinstance(body, BaseException):
+            return self.faults.fail(self._match(url), body, method=method)
+        return self.faults.answer(self._match(url), method=method, status=status, headers=headers, body=body, json=json)
+
+    replace = add
+
+    def add_callback(self, method: str, url: str | re.Pattern[str], callback: t.Callable[..., Answer]) -> Rule:
+        return self.faults.respond(self._match(url), callback, method=method)
 
 
 class GitHubDouble:
@@ -77,6 +117,11 @@ class GitHubDouble:
     def calls(self) -> list[Call]:
         """Every request sent while the fixture was active, oldest first."""
         return self.faults.calls
+
+    @property
+    def rsps(self) -> ResponsesStyle:
+        """The old GitHubMock's `responses` calls, kept for tests written against it."""
+        return ResponsesStyle(self.faults)
 
     def _elsewhere(self, request: requests.PreparedRequest) -> Answer:
         return 0, {}, requests.ConnectionError("not faked: %s %s" % (request.method, request.url))
