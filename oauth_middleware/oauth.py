@@ -250,7 +250,7 @@ def make_http_session(pool_size: int = 10) -> requests.Session:
     forget_cookies(http)
     adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     http.mount("https://", adapter)
-    http.mount("http://", _DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0))
+    http.mount("http://", adapter)  # one pool manager serves both schemes (pools are keyed by scheme)
     http.headers["User-Agent"] = "oauth-middleware"
     return http
 

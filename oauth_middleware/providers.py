@@ -135,8 +135,37 @@ GITHUB_API_HEADERS = (
 class GitHubProvider(Provider):
     """GitHub's provider: fills in a private email and knows orgs and teams.
 
-    Build it with :func:`GitHub`.
+    Build it with :func:`GitHub` (:meth:`create`).
     """
+
+    @classmethod
+    def create(cls, base_url: str = "https://github.com", *, api_base_url: str | None = None) -> GitHubProvider:
+        """GitHub (github.com) or GitHub Enterprise Server as a :class:`Provider`; public as :func:`GitHub`.
+
+        For github.com the API lives at ``https://api.github.com/``; for any other ``base_url`` (an
+        Enterprise Server) it lives at ``BASE/api/v3/``, as GitHub documents.
+
+        .. code-block:: python
+
+            OAuthMiddleware(app, provider=GitHub(), ...)                               # github.com
+            OAuthMiddleware(app, provider=GitHub("https://ghe.example.com"), ...)      # Enterprise
+
+        :param base_url: the GitHub web host, scheme included, no path.
+        :param api_base_url: override the REST API base (ending in ``/``); rarely needed.
+        """
+        base = base_url.rstrip("/")
+        if api_base_url is None:
+            host = urlsplit(base).hostname or ""
+            api_base_url = "https://api.github.com/" if host in ("github.com", "www.github.com") else base + "/api/v3/"
+        return cls(
+            name="github",
+            authorize_url=base + "/login/oauth/authorize",
+            token_url=base + "/login/oauth/access_token",
+            api_base_url=api_base_url if api_base_url.endswith("/") else api_base_url + "/",
+            profile_path="user",
+            username_field="login",
+            api_headers=GITHUB_API_HEADERS,
+        )
 
     def fetch_profile(
         self,
@@ -180,30 +209,6 @@ class GitHubProvider(Provider):
         return groups
 
 
-def GitHub(base_url: str = "https://github.com", *, api_base_url: str | None = None) -> GitHubProvider:  # noqa: N802
-    """GitHub (github.com) or GitHub Enterprise Server as a :class:`Provider`.
-
-    For github.com the API lives at ``https://api.github.com/``; for any other ``base_url`` (an
-    Enterprise Server) it lives at ``BASE/api/v3/``, as GitHub documents.
-
-    .. code-block:: python
-
-        OAuthMiddleware(app, provider=GitHub(), ...)                               # github.com
-        OAuthMiddleware(app, provider=GitHub("https://ghe.example.com"), ...)      # Enterprise
-
-    :param base_url: the GitHub web host, scheme included, no path.
-    :param api_base_url: override the REST API base (ending in ``/``); rarely needed.
-    """
-    base = base_url.rstrip("/")
-    if api_base_url is None:
-        host = urlsplit(base).hostname or ""
-        api_base_url = "https://api.github.com/" if host in ("github.com", "www.github.com") else base + "/api/v3/"
-    return GitHubProvider(
-        name="github",
-        authorize_url=base + "/login/oauth/authorize",
-        token_url=base + "/login/oauth/access_token",
-        api_base_url=api_base_url if api_base_url.endswith("/") else api_base_url + "/",
-        profile_path="user",
-        username_field="login",
-        api_headers=GITHUB_API_HEADERS,
-    )
+#: ``GitHub(base_url="https://github.com", *, api_base_url=None)``: the public name of
+#: :meth:`GitHubProvider.create` (contract v1), e.g. ``OAuthMiddleware(app, provider=GitHub())``.
+GitHub = GitHubProvider.create

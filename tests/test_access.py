@@ -2,7 +2,8 @@
 the email fill-in, GitHub Enterprise and custom providers (issue 4, items 1-3).
 
 Most tests log in for real against an in-process FakeGitHub; the few that need GitHub answers the
-fake cannot give (a hostile pagination link, an unverified primary email) use `responses`.
+fake cannot give (a hostile pagination link, an unverified primary email) put a canned answer in
+front of it with the `github` fixture's FaultAdapter.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import typing as t
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
-import responses
 import webob
 import webtest
-from conftest import HTTPS, SECRET_KEY, FakeClock, GitHubMock, downstream, log_in, start_login
+from support import HTTPS, SECRET_KEY, FakeClock, GitHubMock, downstream, log_in, start_login
 
 from oauth_middleware import ConfigurationError, GitHub, OAuthMiddleware, Provider
 from oauth_middleware.access import MAX_GROUPS
-from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter
+from oauth_middleware.testing import FakeGitHub, FakeUser, FaultAdapter, WSGITransportAdapter
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 JSON = {"Accept": "application/json"}
@@ -311,7 +311,7 @@ def test_groups_are_a_fresh_copy_per_request(make_site: t.Any) -> None:
     ],
 )
 def test_pagination_link_to_another_host_is_not_followed(make_app: t.Any, github: GitHubMock, link: str) -> None:
-    rsps = github.rsps
+    faults = github.faults
     stolen: list[t.Any] = []
 
     def thief(request: t.Any) -> tuple[int, dict[str, str], str]:
@@ -319,23 +319,23 @@ def test_pagination_link_to_another_host_is_not_followed(make_app: t.Any, github
         return 200, {"Content-Type": "application/json"}, json.dumps([{"login": "evil-org"}])
 
     orgs = [{"login": "octo-org", "id": 1}]
-    rsps.add(responses.GET, ORGS_URL, json=orgs, headers={"Link": '<%s>; rel="next"' % link})
-    rsps.add(responses.GET, TEAMS_URL, json=[])
-    rsps.add_callback(responses.GET, re.compile(r"https?://[^/]*evil\.example.*"), callback=thief)
-    rsps.add_callback(responses.GET, re.compile(r"http://api\.github\.com/.*"), callback=thief)
+    faults.answer(ORGS_URL, method="GET", json=orgs, headers={"Link": '<%s>; rel="next"' % link})
+    faults.answer(TEAMS_URL, method="GET", json=[])
+    faults.respond(re.compile(r"https?://[^/]*evil\.example.*"), thief, method="GET")
+    faults.respond(re.compile(r"http://api\.github\.com/.*"), thief, method="GET")
     app = make_app(echo, allowed_orgs=["octo-org"])
     log_in(app)
     assert stolen == []
     sent_elsewhere = [
         call.request
-        for call in rsps.calls
+        for call in faults.calls
         if urlsplit(str(call.request.url)).hostname not in ("github.com", "api.github.com")
         or not str(call.request.url).startswith("https://")
     ]
     assert sent_elsewhere == []
     assert all(
         "Authorization" not in call.request.headers
-        for call in rsps.calls
+        for call in faults.calls
         if not str(call.request.url).startswith("https://api.github.com/")
     )
     assert app.get("/x").json["groups"] == ["octo-org"]  # the first page still counts
@@ -405,7 +405,7 @@ def test_scope_user_also_reads_emails(make_site: t.Any) -> None:
 def _emails_mock(github: GitHubMock, emails: list[dict[str, t.Any]], granted: str) -> None:
     github.token_body = dict(github.token_body, scope=granted)
     github.user_body = dict(github.user_body, email=None)
-    github.rsps.add(responses.GET, EMAILS_URL, json=emails)
+    github.faults.answer(EMAILS_URL, method="GET", json=emails)
 
 
 def test_unverified_primary_email_is_not_used(make_app: t.Any, github: GitHubMock) -> None:
@@ -435,7 +435,7 @@ def test_email_is_not_fetched_when_github_granted_less_than_asked(make_app: t.An
     app = make_app(echo)  # asks for read:user and user:email; the user granted only read:user
     log_in(app)
     assert app.get("/x").json["user"]["email"] is None
-    assert not any(EMAILS_URL.match(str(call.request.url)) for call in github.rsps.calls)
+    assert not any(EMAILS_URL.match(str(call.request.url)) for call in github.calls)
 
 
 # -- GitHub Enterprise Server ----------------------------------------------------------------------
@@ -481,24 +481,23 @@ class Gitea(Provider):
     username_field: str = "username"
 
 
-def test_custom_provider_logs_in_with_its_own_username_field(make_app: t.Any) -> None:
-    with responses.RequestsMock() as rsps:
-        token = rsps.add(
-            responses.POST,
-            "https://gitea.example.com/login/oauth/access_token",
-            json={"access_token": "gitea-token-1", "token_type": "bearer", "scope": ""},
-        )
-        profile = rsps.add(
-            responses.GET,
-            "https://gitea.example.com/api/v1/user",
-            json={"id": 7, "username": "tea-lover", "full_name": "Tea Lover", "email": "tea@example.com"},
-        )
-        app = make_app(echo, provider=Gitea(), scope="read:user")
-        params = start_login(app)
-        assert params["redirect_uri"] == "https://app.example.com/auth/callback"
-        app.get("/auth/callback", {"code": "gitea-code", "state": params["state"]}, status=302)
-        assert token.call_count == 1 and profile.call_count == 1
-        assert rsps.calls[1].request.headers["Authorization"] == "Bearer gitea-token-1"
+def test_custom_provider_logs_in_with_its_own_username_field(make_app: t.Any, faults: FaultAdapter) -> None:
+    token = faults.answer(
+        "https://gitea.example.com/login/oauth/access_token",
+        method="POST",
+        json={"access_token": "gitea-token-1", "token_type": "bearer", "scope": ""},
+    )
+    profile = faults.answer(
+        "https://gitea.example.com/api/v1/user",
+        method="GET",
+        json={"id": 7, "username": "tea-lover", "full_name": "Tea Lover", "email": "tea@example.com"},
+    )
+    app = make_app(echo, provider=Gitea(), scope="read:user")
+    params = start_login(app)
+    assert params["redirect_uri"] == "https://app.example.com/auth/callback"
+    app.get("/auth/callback", {"code": "gitea-code", "state": params["state"]}, status=302)
+    assert token.call_count == 1 and profile.call_count == 1
+    assert faults.calls[1].request.headers["Authorization"] == "Bearer gitea-token-1"
     body = app.get("/x").json
     assert body["remote_user"] == "tea-lover"
     assert body["user"]["username"] == "tea-lover" and body["user"]["email"] == "tea@example.com"

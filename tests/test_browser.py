@@ -27,8 +27,10 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is needed for the browser tests")
 
-import test_e2e as e2e  # noqa: E402  (its gunicorn helpers; after the skip, it needs gunicorn too)
+pytest.importorskip("gunicorn", reason="gunicorn is needed for the end-to-end tests")
+
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+from support import servers as e2e  # noqa: E402  (the gunicorn helpers shared with test_e2e)
 
 pytestmark = pytest.mark.e2e
 

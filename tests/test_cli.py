@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import webtest
-from conftest import CLIENT_ID, CLIENT_SECRET, SECRET_KEY
+from support import CLIENT_ID, CLIENT_SECRET, SECRET_KEY
 
 from oauth_middleware import cli, config, validation
 from oauth_middleware.testing import __main__ as standalone

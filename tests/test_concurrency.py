@@ -16,7 +16,7 @@ import typing as t
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from conftest import SECRET_KEY
+from support import SECRET_KEY
 
 from oauth_middleware import OAuthMiddleware
 from oauth_middleware.testing import FakeGitHub, FakeUser

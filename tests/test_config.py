@@ -9,7 +9,7 @@ import re
 import typing as t
 
 import pytest
-from conftest import CLIENT_SECRET, log_in
+from support import CLIENT_SECRET, log_in
 
 import oauth_middleware
 from oauth_middleware import ConfigurationError, GitHub, OAuthMiddleware, Provider

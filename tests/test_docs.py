@@ -122,7 +122,7 @@ def test_the_testing_page_runs_as_written(tmp_path: pathlib.Path) -> None:
     files = python_files("docs/testing.md")
     write(python_files("docs/quickstart.md") | files, tmp_path)
     pytest_files = sorted(name for name in files if name.startswith("test_") and "django" not in name)
-    assert pytest_files == ["test_login.py", "test_myapp.py", "test_with_flask_client.py"]
+    assert pytest_files == ["test_login.py", "test_myapp.py", "test_slow_github.py", "test_with_flask_client.py"]
     run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_files], tmp_path, clean_env())
 
 

@@ -34,7 +34,7 @@ pytest.importorskip("gunicorn", reason="gunicorn is needed for the end-to-end te
 
 pytestmark = pytest.mark.e2e
 
-from support.servers import (  # noqa: E402  (after the importorskip above)
+from support.servers import (  # noqa: E402  (after the skip: they need gunicorn)
     LIVE,
     REQUEST_TIMEOUT,
     ROOT,

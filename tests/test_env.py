@@ -9,7 +9,7 @@ import typing as t
 
 import pytest
 import webtest
-from conftest import CLIENT_ID, CLIENT_SECRET, HTTPS, SECRET_KEY, downstream
+from support import CLIENT_ID, CLIENT_SECRET, HTTPS, SECRET_KEY, downstream
 
 from oauth_middleware import ConfigurationError, GitHub, OAuthMiddleware, config
 

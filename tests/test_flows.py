@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import webtest
-from conftest import (
+from support import (
     CLIENT_SECRET,
     DATA,
     HTTPS,
@@ -333,9 +333,7 @@ def test_provider_failure_json(testapp: webtest.TestApp, github: GitHubMock) -> 
 
 
 def test_provider_timeout_is_504(testapp: webtest.TestApp, github: GitHubMock) -> None:
-    import requests
-
-    github.rsps.replace("POST", "https://github.com/login/oauth/access_token", body=requests.exceptions.ReadTimeout())
+    github.faults.timeout("https://github.com/login/oauth/access_token", method="POST")
     params = start_login(testapp)
     response = testapp.get("/auth/callback", {"code": "c0de", "state": params["state"]}, status=504, headers=BROWSER)
     assert b"did not answer in time" in response.body

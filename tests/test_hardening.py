@@ -10,11 +10,7 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-import requests
-import requests.adapters
-import urllib3
-from conftest import TOKEN, log_in, start_login
-from test_renewal import make_site  # noqa: F401  (the fixture: a middleware wired to FakeGitHub)
+from support import TOKEN, log_in, start_login
 
 from oauth_middleware import ConfigurationError
 from oauth_middleware.flow import Flow
@@ -22,44 +18,16 @@ from oauth_middleware.session import Loaded, Session
 
 
 # -- from review: test_renewal_failures.py ----------------------------------------
-class MidBodyTimeout(requests.adapters.BaseAdapter):
+def stall_mid_body(site: t.Any) -> None:
     """Headers arrive, then the body read times out (what a slow GitHub does with stream=True):
     urllib3 raises ReadTimeoutError from response.raw.read(), which requests does not wrap."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def send(self, request, *a, **k):
-        self.calls += 1
-
-        class Raw:
-            def read(self, *a, **k):
-                raise urllib3.exceptions.ReadTimeoutError(None, request.url, "Read timed out.")
-
-            def close(self):
-                pass
-
-            def release_conn(self):
-                pass
-
-        r = requests.Response()
-        r.status_code = 200
-        r.raw = Raw()
-        r.url = request.url
-        r.headers["Content-Type"] = "application/json"
-        r.request = request
-        return r
-
-    def close(self):
-        pass
+    site.faults.drip(site.fake.base_url + "/api/", b'{"login": "octocat"}', stall_after=0)
 
 
 def test_mid_body_timeout_at_revalidation_keeps_the_session_and_does_not_leak_a_lock(make_site: t.Any, clock):
     site = make_site(allowed_orgs=["octo-org"])
     site.log_in()
-    adapter = MidBodyTimeout()
-    site.middleware.http.mount(site.fake.base_url + "/api/", adapter)
+    stall_mid_body(site)
     clock.advance(601)
     r = site.app.get("/x", expect_errors=True)
     assert r.status_int == 200, r.status
@@ -68,7 +36,7 @@ def test_mid_body_timeout_at_revalidation_keeps_the_session_and_does_not_leak_a_
 
 def test_mid_body_timeout_at_the_callback_is_504_and_clears_the_flow_cookie(make_site: t.Any):
     site = make_site()
-    site.middleware.http.mount(site.fake.base_url + "/api/", MidBodyTimeout())
+    stall_mid_body(site)
     from urllib.parse import urlsplit
 
     loc = urlsplit(str(site.app.get("/auth/login?next=/x", status=302).location))

@@ -8,7 +8,7 @@ import typing as t
 
 import pytest
 import webtest
-from conftest import CLIENT_SECRET, TOKEN, example, start_login
+from support import CLIENT_SECRET, TOKEN, example, start_login
 
 LIBRARY_LOGGERS = ("requests_oauthlib", "oauthlib", "urllib3", "oauth_middleware", "requests")
 SESSION = "__Host-oauth_session"

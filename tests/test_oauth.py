@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -11,11 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import responses
 import webtest
-from conftest import CLIENT_ID, CLIENT_SECRET, TOKEN, TOKEN_URL, USER_URL, example, log_in, start_login
+from requests.adapters import HTTPAdapter
+from support import CLIENT_ID, CLIENT_SECRET, TOKEN, TOKEN_URL, USER_URL, example, log_in, start_login
 
 from oauth_middleware import GitHub, Provider
+from oauth_middleware.oauth import make_http_session
+from oauth_middleware.providers import GitHubProvider
+from oauth_middleware.testing import FaultAdapter
+from oauth_middleware.testing.faults import Rule
 
 SESSION = "__Host-oauth_session"
 CODE = "a1b2c3d4e5f6a7b8c9d0"
@@ -354,7 +359,7 @@ def test_token_and_profile_requests(testapp: webtest.TestApp, github: t.Any) -> 
     assert CLIENT_SECRET not in login.headers["Location"]
     testapp.get("/auth/callback", {"code": CODE, "state": query["state"]}, status=302)
 
-    (token_call, user_call) = [call.request for call in github.rsps.calls]
+    (token_call, user_call) = [call.request for call in github.calls]
     assert token_call.method == "POST"
     assert token_call.url == TOKEN_URL
     body = {k: v[0] for k, v in parse_qs(token_call.body).items()}
@@ -417,34 +422,47 @@ def test_github_enterprise_endpoints(base: str) -> None:
     assert provider.api_url("user") == "https://ghe.example.com/api/v3/user"
 
 
-def _mock_provider(rsps: responses.RequestsMock, token_url: str, user_url: str, login: str) -> None:
-    rsps.add(
-        responses.POST,
-        token_url,
-        json={"access_token": "gho_ghe", "scope": "read:user", "token_type": "bearer"},
+def test_github_is_the_public_name_of_the_github_provider() -> None:
+    """``GitHub(...)`` builds a GitHubProvider that dataclasses.replace() can copy (FakeGitHub does)."""
+    provider = GitHub("https://ghe.example.com")
+    assert isinstance(provider, GitHubProvider) and provider == GitHubProvider.create("https://ghe.example.com")
+    assert dataclasses.replace(provider, name="ghe").token_url == provider.token_url
+
+
+def test_one_pooled_adapter_serves_http_and_https() -> None:
+    http = make_http_session(pool_size=3)
+    adapter = http.get_adapter("https://github.com/")
+    assert http.get_adapter("http://127.0.0.1:8765/") is adapter
+    assert isinstance(adapter, HTTPAdapter) and adapter.max_retries.total == 0
+
+
+def _mock_provider(faults: FaultAdapter, token_url: str, user_url: str, login: str) -> list[Rule]:
+    token = faults.answer(
+        token_url, method="POST", json={"access_token": "gho_ghe", "scope": "read:user", "token_type": "bearer"}
     )
-    rsps.add(responses.GET, user_url, json={"login": login, "id": 42, "name": None, "email": None})
+    user = faults.answer(user_url, method="GET", json={"login": login, "id": 42, "name": None, "email": None})
+    return [token, user]
 
 
-def test_login_against_github_enterprise(make_app: t.Any) -> None:
+def test_login_against_github_enterprise(make_app: t.Any, faults: FaultAdapter) -> None:
     app = make_app(provider=GitHub("https://ghe.example.com"))
-    with responses.RequestsMock() as rsps:
-        _mock_provider(
-            rsps, "https://ghe.example.com/login/oauth/access_token", "https://ghe.example.com/api/v3/user", "ent"
-        )
-        params = start_login(app)
-        assert app.get("/auth/login").headers["Location"].startswith("https://ghe.example.com/login/oauth/authorize?")
-        app.get("/auth/callback", {"code": CODE, "state": params["state"]}, status=302)
-        assert [call.request.url for call in rsps.calls] == [
-            "https://ghe.example.com/login/oauth/access_token",
-            "https://ghe.example.com/api/v3/user",
-        ]
+    rules = _mock_provider(
+        faults, "https://ghe.example.com/login/oauth/access_token", "https://ghe.example.com/api/v3/user", "ent"
+    )
+    params = start_login(app)
+    assert app.get("/auth/login").headers["Location"].startswith("https://ghe.example.com/login/oauth/authorize?")
+    app.get("/auth/callback", {"code": CODE, "state": params["state"]}, status=302)
+    assert [call.request.url for call in faults.calls] == [
+        "https://ghe.example.com/login/oauth/access_token",
+        "https://ghe.example.com/api/v3/user",
+    ]
+    assert [rule.call_count for rule in rules] == [1, 1]
     page = app.get("/page").json
     assert page["remote_user"] == "ent"
     assert page["token"]["access_token"] == "gho_ghe"
 
 
-def test_login_with_a_custom_provider(make_app: t.Any) -> None:
+def test_login_with_a_custom_provider(make_app: t.Any, faults: FaultAdapter) -> None:
     gitea = Provider(
         name="gitea",
         authorize_url="https://gitea.example.com/login/oauth/authorize",
@@ -454,29 +472,31 @@ def test_login_with_a_custom_provider(make_app: t.Any) -> None:
         username_field="login",
     )
     app = make_app(provider=gitea, scope="read:user")
-    with responses.RequestsMock() as rsps:
-        _mock_provider(rsps, gitea.token_url, "https://gitea.example.com/api/v1/user", "tea")
-        params = start_login(app)
-        app.get("/auth/callback", {"code": CODE, "state": params["state"]}, status=302)
-        assert "X-GitHub-Api-Version" not in rsps.calls[1].request.headers
+    rules = _mock_provider(faults, gitea.token_url, "https://gitea.example.com/api/v1/user", "tea")
+    params = start_login(app)
+    app.get("/auth/callback", {"code": CODE, "state": params["state"]}, status=302)
+    assert "X-GitHub-Api-Version" not in faults.calls[1].request.headers
+    assert [rule.call_count for rule in rules] == [1, 1]
     assert app.get("/page").json["remote_user"] == "tea"
 
 
-def test_insecure_http_provider_for_local_development(make_app: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_insecure_http_provider_for_local_development(
+    make_app: t.Any, monkeypatch: pytest.MonkeyPatch, faults: FaultAdapter
+) -> None:
     monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
     provider = GitHub("http://127.0.0.1:8765", api_base_url="http://127.0.0.1:8765/api/v3/")
     with pytest.warns(UserWarning, match="allow_insecure_http"):
         app = make_app(provider=provider, allow_insecure_http=True)
-    with responses.RequestsMock() as rsps:
-        _mock_provider(
-            rsps, "http://127.0.0.1:8765/login/oauth/access_token", "http://127.0.0.1:8765/api/v3/user", "dev"
-        )
-        params = start_login(app)
-        app.get("/auth/callback", {"code": CODE, "state": params["state"]}, status=302)
-        assert [call.request.url for call in rsps.calls] == [
-            "http://127.0.0.1:8765/login/oauth/access_token",
-            "http://127.0.0.1:8765/api/v3/user",
-        ]
+    rules = _mock_provider(
+        faults, "http://127.0.0.1:8765/login/oauth/access_token", "http://127.0.0.1:8765/api/v3/user", "dev"
+    )
+    params = start_login(app)
+    app.get("/auth/callback", {"code": CODE, "state": params["state"]}, status=302)
+    assert [call.request.url for call in faults.calls] == [
+        "http://127.0.0.1:8765/login/oauth/access_token",
+        "http://127.0.0.1:8765/api/v3/user",
+    ]
+    assert [rule.call_count for rule in rules] == [1, 1]
     assert app.get("/page").json["remote_user"] == "dev"
     assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ
 

@@ -10,7 +10,7 @@ import typing as t
 
 import pytest
 import webtest
-from conftest import CLIENT_ID, CLIENT_SECRET, HTTPS, SECRET_KEY
+from support import CLIENT_ID, CLIENT_SECRET, HTTPS, SECRET_KEY
 
 from oauth_middleware import ConfigurationError, OAuthMiddleware, config
 

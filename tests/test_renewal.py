@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import dataclasses
-import io
 import json
 import logging
 import threading
 import typing as t
-from urllib.parse import urlsplit
 
 import pytest
-import requests
-import requests.adapters
 import webob
 import webtest
-from conftest import HTTPS, SECRET_KEY, FakeClock, GitHubMock, downstream, example, log_in
+from support import (
+    Call,
+    FakeClock,
+    GitHubMock,
+    Site,
+    downstream,
+    example,
+    log_in,
+    session_cleared,
+    session_set,
+)
 
-from oauth_middleware import OAuthMiddleware
 from oauth_middleware.renewal import RETRY_AFTER
-from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 JSON = {"Accept": "application/json"}
@@ -38,132 +41,6 @@ TOKEN_PATH = "/login/oauth/access_token"
 
 
 echo = downstream  # the shared echo app: identity, token and memberships as JSON
-
-
-@dataclasses.dataclass
-class Call:
-    method: str
-    path: str
-    authorization: str
-    body: bytes
-
-
-class Recorder:
-    """Wraps the fake: remembers every server-side call the middleware makes. ``before_token``
-    runs before each token request reaches the fake (the race test holds the winner there)."""
-
-    def __init__(self, app: t.Any) -> None:
-        self.app = app
-        self.calls: list[Call] = []
-        self.before_token: t.Callable[[], None] | None = None
-
-    def __call__(self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]) -> t.Iterable[bytes]:
-        body = environ["wsgi.input"].read()
-        environ["wsgi.input"] = io.BytesIO(body)
-        path = environ["PATH_INFO"]
-        self.calls.append(Call(environ["REQUEST_METHOD"], path, environ.get("HTTP_AUTHORIZATION", ""), body))
-        if path == TOKEN_PATH and self.before_token is not None:
-            self.before_token()
-        return t.cast(t.Iterable[bytes], self.app(environ, start_response))
-
-    def api_calls(self) -> list[str]:
-        return [call.path for call in self.calls if call.path.startswith("/api/")]
-
-
-class Down(requests.adapters.BaseAdapter):
-    """GitHub unreachable: every request through this adapter is a connection error."""
-
-    def __init__(self, before: t.Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self.calls = 0
-        self.before = before
-
-    def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:
-        self.calls += 1
-        if self.before is not None:
-            self.before()
-        raise requests.ConnectionError("connection refused")
-
-    def close(self) -> None:
-        pass
-
-
-@dataclasses.dataclass
-class Site:
-    """A middleware wired in-process to a FakeGitHub, and a browser for both."""
-
-    fake: FakeGitHub
-    middleware: OAuthMiddleware
-    recorder: Recorder
-    users: list[FakeUser]
-
-    def __post_init__(self) -> None:
-        self.app = webtest.TestApp(self.middleware, extra_environ=HTTPS)
-        self.github = webtest.TestApp(self.fake)  # the browser's view of GitHub
-
-    def log_in(self) -> webtest.TestResponse:
-        """A whole login: login path -> GitHub's authorize page (auto-approved) -> callback."""
-        app = self.app
-        location = urlsplit(str(app.get("/auth/login?next=/x", status=302).location))
-        callback = urlsplit(str(self.github.get(location.path + "?" + location.query, status=302).location))
-        response = app.get(callback.path + "?" + callback.query, status=302)
-        assert session_set(response)
-        return response
-
-    def whoami(self, **kwargs: t.Any) -> dict[str, t.Any]:
-        return t.cast(dict[str, t.Any], self.app.get("/x", **kwargs).json)
-
-    def access_token(self) -> str:
-        return str(self.whoami()["token"]["access_token"])
-
-    def works_at_github(self, token: str) -> bool:
-        """Whether GitHub still accepts ``token`` (GET /user)."""
-        response = self.github.get("/user", headers={"Authorization": "Bearer " + token}, expect_errors=True)
-        return response.status_int == 200
-
-    def take_down(self, prefix: str, before: t.Callable[[], None] | None = None) -> Down:
-        """Make every server-side call under ``prefix`` (a path on the fake) a connection error."""
-        down = Down(before)
-        self.middleware.http.mount(self.fake.base_url + prefix, down)
-        return down
-
-    def bring_up(self, prefix: str) -> None:
-        del self.middleware.http.adapters[self.fake.base_url + prefix]
-
-
-@pytest.fixture
-def make_site(clock: FakeClock) -> t.Callable[..., Site]:
-    def make(*, expiring_tokens: bool = False, **options: t.Any) -> Site:
-        users = [
-            FakeUser("octocat", 1, name="Mona", email="octocat@github.test", orgs=["octo-org"], teams=["octo-org/ops"])
-        ]
-        fake = FakeGitHub(users=users, auto_approve=True, expiring_tokens=expiring_tokens, clock=clock)
-        middleware = OAuthMiddleware(
-            echo,
-            client_id=fake.client_id,
-            client_secret=fake.client_secret,
-            secret_key=SECRET_KEY,
-            provider=fake.provider(),
-            clock=clock,
-            **options,
-        )
-        recorder = Recorder(fake)
-        middleware.http.mount(fake.base_url + "/", WSGITransportAdapter(recorder))
-        return Site(fake, middleware, recorder, users)
-
-    return make
-
-
-def session_set(response: t.Any) -> bool:
-    """Whether the response stores a session (a Set-Cookie of the session with a value)."""
-    return any(
-        h.startswith(SESSION + "=") and not h.startswith(SESSION + "=;") and "Max-Age=0" not in h
-        for h in response.headers.getall("Set-Cookie")
-    )
-
-
-def session_cleared(response: t.Any) -> bool:
-    return any(h.startswith(SESSION + "=;") and "Max-Age=0" in h for h in response.headers.getall("Set-Cookie"))
 
 
 def warnings_in(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -330,7 +207,7 @@ def test_concurrent_requests_during_an_outage_call_github_once(make_site: t.Any,
 
     responses = concurrently(gate, cookie_header(site.app), threads)
 
-    assert down.calls == 1
+    assert down.call_count == 1
     assert [r.status_int for r in responses] == [200] * threads
     assert {json.loads(r.body)["token"]["access_token"] for r in responses} == {old}
 
@@ -415,12 +292,12 @@ def test_github_down_during_renewal_keeps_the_session(
     with caplog.at_level(logging.WARNING, logger="oauth_middleware"):
         body = site.whoami()
     assert body["remote_user"] == "octocat" and body["token"]["access_token"] == token
-    assert down.calls == 1
+    assert down.call_count == 1
     assert any("could not renew the session of octocat" in message for message in warnings_in(caplog))
     for _ in range(RETRY_AFTER // 10 - 1):  # not retried on every request for the next minute
         clock.advance(10)
         assert site.whoami()["remote_user"] == "octocat"
-    assert down.calls == 1
+    assert down.call_count == 1
 
 
 def test_renewal_is_retried_a_minute_after_github_was_down(renewal: tuple[Site, str, int], clock: FakeClock) -> None:
@@ -429,10 +306,10 @@ def test_renewal_is_retried_a_minute_after_github_was_down(renewal: tuple[Site, 
     down = site.take_down(prefix)
     clock.advance(due)
     assert site.whoami()["remote_user"] == "octocat"
-    assert down.calls == 1
+    assert down.call_count == 1
     clock.advance(RETRY_AFTER + 1)
     assert site.whoami()["remote_user"] == "octocat"
-    assert down.calls == 2  # retried after RETRY_AFTER (and GitHub is still down)
+    assert down.call_count == 2  # retried after RETRY_AFTER (and GitHub is still down)
     site.bring_up(prefix)
     clock.advance(RETRY_AFTER + 1)
     calls = len(site.recorder.calls)
@@ -690,7 +567,7 @@ def test_logout_succeeds_when_revocation_fails(
     assert session_cleared(response)
     assert any("could not revoke the token of octocat" in message for message in warnings_in(caplog))
     if failure == "unreachable":
-        assert down.calls == 1
+        assert down.call_count == 1
     else:
         assert len(_revocations(site)) == 1
     assert site.whoami()["remote_user"] is None

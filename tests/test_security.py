@@ -30,7 +30,9 @@ import pytest
 import requests
 import urllib3.util.connection
 import webtest
-from conftest import (
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from support import (
     CLIENT_ID,
     CLIENT_SECRET,
     HTTPS,
@@ -42,12 +44,6 @@ from conftest import (
     downstream,
     start_login,
 )
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
-from urllib3._collections import HTTPHeaderDict
-from urllib3.response import HTTPResponse
 
 from oauth_middleware import GitHub, OAuthMiddleware
 from oauth_middleware.flow import Flow
@@ -55,7 +51,8 @@ from oauth_middleware.middleware import IDENTITY_HEADERS
 from oauth_middleware.oauth import MAX_BODY_BYTES
 from oauth_middleware.paths import canonical_path, is_canonical, merge_slashes
 from oauth_middleware.redirects import safe_next
-from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter, login_as, session_cookie
+from oauth_middleware.testing import FakeGitHub, FakeUser, FaultAdapter, WSGITransportAdapter, login_as, session_cookie
+from oauth_middleware.testing.faults import Handler
 
 ROOT = pathlib.Path(__file__).parent.parent
 SESSION = "__Host-oauth_session"
@@ -770,42 +767,12 @@ def test_a_code_is_never_exchanged_twice_even_with_a_replayed_flow_cookie(
 # -- provider faults over the real requests/urllib3 stack --------------------------------------------
 
 
-class Canned(BaseAdapter):
-    """A transport adapter answering from a handler, with any body (bytes or a file-like stream)."""
-
-    def __init__(self, handler: t.Callable[[requests.PreparedRequest], tuple[int, dict[str, str], t.Any]]) -> None:
-        super().__init__()
-        self.handler = handler
-        self.calls: list[tuple[str, str, t.Any, t.Any]] = []
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: t.Any = None,
-        verify: t.Any = True,
-        cert: t.Any = None,
-        proxies: t.Any = None,
-    ) -> requests.Response:
-        self.calls.append((request.method or "", request.url or "", timeout, verify))
-        status, headers, body = self.handler(request)
-        response = requests.Response()
-        response.status_code = status
-        response.headers = CaseInsensitiveDict(headers)
-        response.raw = HTTPResponse(
-            body=body if hasattr(body, "read") else io.BytesIO(body),
-            headers=HTTPHeaderDict(headers),
-            status=status,
-            preload_content=False,
-            decode_content=False,
-        )
-        response.url = request.url or ""
-        response.request = request
-        response.connection = self  # type: ignore[assignment]
-        return response
-
-    def close(self) -> None:
-        pass
+def canned(handler: Handler) -> FaultAdapter:
+    """A transport adapter answering every request from ``handler``, with any body (bytes or a
+    file-like stream read on demand)."""
+    faults = FaultAdapter()
+    faults.respond("https://", handler)
+    return faults
 
 
 def token_answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
@@ -870,7 +837,7 @@ def test_connect_timeout_is_504_and_logged_once(
     monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
     middleware = make(timeout=(1.5, 4.0))
     if step == "profile":
-        middleware.http.mount("https://github.com/", Canned(token_answer))
+        middleware.http.mount("https://github.com/", canned(token_answer))
     response = run_callback(webtest.TestApp(middleware, extra_environ=HTTPS), caplog, 504)
     assert "did not answer in time" in response.text
     assert seen == [("github.com" if step == "token" else "api.github.com", 1.5)]  # one attempt, no retry
@@ -883,7 +850,7 @@ def test_read_timeout_is_504_and_logged_once(step: str, silent_port: int, caplog
     """A real socket that connects and never answers; the configured read timeout (0.3 s) applies."""
     middleware, app = local_provider_app(silent_port, timeout=(2.0, 0.3))
     if step == "profile":
-        middleware.http.mount("https://127.0.0.1:%d/login/" % silent_port, Canned(token_answer))
+        middleware.http.mount("https://127.0.0.1:%d/login/" % silent_port, canned(token_answer))
     started = time.monotonic()
     run_callback(app, caplog, 504)
     assert time.monotonic() - started < 5  # not the 10 s default: the option reached the socket
@@ -916,26 +883,6 @@ def test_connection_refused_is_502_and_logged_once(closed_port: int, caplog: pyt
     middleware.http.close()
 
 
-class RecordingTransport(WSGITransportAdapter):
-    """The fake GitHub in-process, remembering the keyword arguments requests gave each call."""
-
-    def __init__(self, app: t.Any) -> None:
-        super().__init__(app)
-        self.calls: list[tuple[str, str, t.Any, t.Any]] = []
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: t.Any = None,
-        verify: t.Any = True,
-        cert: t.Any = None,
-        proxies: t.Any = None,
-    ) -> requests.Response:
-        self.calls.append((request.method or "", urlsplit(request.url or "").path, timeout, verify))
-        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-
-
 def test_every_provider_call_gets_the_timeout_and_verified_tls() -> None:
     """Token, refresh, /user, /user/emails, /user/orgs, /user/teams and the revocation: each call
     carries the configured connect timeout and the rest of its total budget (connect + read) as the
@@ -952,7 +899,7 @@ def test_every_provider_call_gets_the_timeout_and_verified_tls() -> None:
         allowed_orgs=["acme"],
         revoke_on_logout=True,
     )
-    transport = RecordingTransport(fake)
+    transport = FaultAdapter(WSGITransportAdapter(fake))  # the fake, recording the arguments of each call
     middleware.http.mount(fake.base_url + "/", transport)
     app = webtest.TestApp(middleware, extra_environ=HTTPS)
     url, _ = consent(fake, app)
@@ -960,7 +907,7 @@ def test_every_provider_call_gets_the_timeout_and_verified_tls() -> None:
     clock.advance(8 * 3600)  # the token is due for a refresh, the memberships for re-validation
     assert app.get("/x").json["remote_user"] == "mona"
     app.post("/auth/logout", status=303)
-    paths = [(method, path) for method, path, _, _ in transport.calls]
+    paths = [(call.method, call.path) for call in transport.calls]
     for call_ in [
         ("POST", "/login/oauth/access_token"),
         ("GET", "/api/v3/user"),
@@ -971,9 +918,10 @@ def test_every_provider_call_gets_the_timeout_and_verified_tls() -> None:
     ]:
         assert call_ in paths
     assert paths.count(("POST", "/login/oauth/access_token")) == 2  # the code, then the refresh
-    for _, _, (connect, read), _ in transport.calls:  # read: what is left of the call's 10 s (ERR-9)
+    for call in transport.calls:  # read: what is left of the call's 10 s (ERR-9)
+        connect, read = call.timeout
         assert connect == 2.5 and 0 < read <= 2.5 + 7.5
-    assert all(verify is not False for _, _, _, verify in transport.calls)
+    assert all(call.verify is not False for call in transport.calls)
 
 
 class Endless(io.RawIOBase):
@@ -1009,7 +957,7 @@ def test_huge_profile_body_is_not_read_in_full(caplog: pytest.LogCaptureFixture)
         return token_answer(request) if "access_token" in (request.url or "") else (200, JSON_TYPE, body)
 
     middleware = make()
-    middleware.http.mount("https://", Canned(answer))
+    middleware.http.mount("https://", canned(answer))
     response = run_callback(webtest.TestApp(middleware, extra_environ=HTTPS), caplog, 502)
     assert "unexpectedly large" in response.text
     assert body.served <= MAX_BODY_BYTES + 64 * 1024  # stopped reading soon after the cap
@@ -1022,7 +970,7 @@ JSON_TYPE = {"Content-Type": "application/json"}
 def test_huge_token_body_is_not_read_in_full(caplog: pytest.LogCaptureFixture) -> None:
     body = Endless(b'{"access_token": "gho_x", "token_type": "bearer", "pad": "', FIVE_MB)
     middleware = make()
-    middleware.http.mount("https://", Canned(lambda request: (200, JSON_TYPE, body)))
+    middleware.http.mount("https://", canned(lambda request: (200, JSON_TYPE, body)))
     run_callback(webtest.TestApp(middleware, extra_environ=HTTPS), caplog, 502)
     assert body.served <= MAX_BODY_BYTES + 64 * 1024
     assert len(failures(caplog)) == 1
@@ -1041,7 +989,7 @@ def test_token_endpoint_redirect_is_not_followed(caplog: pytest.LogCaptureFixtur
         return token_answer(request)
 
     middleware = make()
-    middleware.http.mount("https://", Canned(answer))
+    middleware.http.mount("https://", canned(answer))
     run_callback(webtest.TestApp(middleware, extra_environ=HTTPS), caplog, 502)
     assert collected == []
     assert len(failures(caplog)) == 1

@@ -10,9 +10,9 @@ import typing as t
 
 import pytest
 import webtest
-from conftest import HTTPS, SECRET_KEY, TOKEN, FakeClock, log_in, start_login
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import HTTPS, SECRET_KEY, TOKEN, FakeClock, log_in, start_login
 
 from oauth_middleware.cookies import MAX_SET_COOKIE_BYTES
 from oauth_middleware.crypto import Cipher, InvalidValue

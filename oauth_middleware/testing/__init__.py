@@ -1,6 +1,9 @@
 """Testing support: a fake GitHub, one-line logins for WebTest, Flask's and Django's test
 clients, and opt-in pytest fixtures.
 
+Also two :mod:`requests` transport adapters: :class:`WSGITransportAdapter` (any WSGI app
+in-process, no socket) and :class:`FaultAdapter` (timeouts, outages, canned or slow answers).
+
 .. code-block:: python
 
     # conftest.py
@@ -23,14 +26,15 @@ from .clients import django_login_as as django_login_as
 from .clients import flask_login_as as flask_login_as
 from .fake_github import FakeGitHub as FakeGitHub
 from .fake_github import FakeUser as FakeUser
-from .fake_github import WSGITransportAdapter as WSGITransportAdapter
 from .fake_oidc import FakeOIDC as FakeOIDC
+from .faults import FaultAdapter as FaultAdapter
 from .helpers import find_middleware as find_middleware
 from .helpers import login_as as login_as
 from .helpers import logout as logout
 from .helpers import make_user as make_user
 from .helpers import mount_under as mount_under
 from .helpers import session_cookie as session_cookie
+from .transport import WSGITransportAdapter as WSGITransportAdapter
 
 try:  # the fixtures need pytest; the fake and the helpers do not (the demo imports them)
     import pytest as _pytest  # noqa: F401
@@ -43,6 +47,7 @@ else:
 __all__ = [
     "FakeGitHub",
     "FakeUser",
+    "FaultAdapter",
     "WSGITransportAdapter",
     "django_client",
     "django_login_as",

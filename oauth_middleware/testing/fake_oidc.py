@@ -40,7 +40,7 @@ from webob import Request, Response
 from oauth_middleware.oidc._jwt import require_jwt
 from oauth_middleware.oidc.idtoken import token_hash
 
-from .fake_github import WSGITransportAdapter
+from .transport import WSGITransportAdapter
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
