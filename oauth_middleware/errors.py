@@ -7,26 +7,14 @@ here ever echoes a provider body, a token, a code, a state or a verifier.
 from __future__ import annotations
 
 import html
-import json
 import typing as t
 
-from webob import Response
+from .wsgi import SECURITY_HEADERS as SECURITY_HEADERS
+from .wsgi import Response, wants_json
+from .wsgi import html_page as html_page
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
-
-#: Headers on every response the middleware makes itself.
-SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Cache-Control", "no-store"),
-    ("Pragma", "no-cache"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-    ("X-Frame-Options", "DENY"),
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    ),
-)
 
 
 class OAuthMiddlewareError(Exception):
@@ -255,14 +243,10 @@ class ProviderTimeout(ProviderError):
     description = "GitHub did not answer in time. Please try the login again."
 
 
-def wants_json(environ: WSGIEnvironment) -> bool:
-    """True when the client asked for JSON rather than an HTML page."""
-    accept = environ.get("HTTP_ACCEPT", "")
-    return "json" in accept and "text/html" not in accept
-
-
 def render_error(environ: WSGIEnvironment, exc: OAuthMiddlewareError, *, login_url: str | None = None) -> Response:
-    """Render ``exc`` as a WebOb response: JSON for clients asking for it, HTML otherwise.
+    """The one renderer of errors: ``exc`` as JSON for clients asking for it, an HTML page
+    otherwise, with the security headers and the exception's own (``Allow``, ``Retry-After``,
+    cookies to clear).
 
     :param login_url: where a new login starts; linked from the page and given in the JSON.
     """
@@ -270,29 +254,7 @@ def render_error(environ: WSGIEnvironment, exc: OAuthMiddlewareError, *, login_u
         payload = {"error": exc.error, "error_description": exc.description}
         if login_url:
             payload["login_url"] = login_url
-        response = Response(body=json.dumps(payload).encode(), status=exc.status, content_type="application/json")
-    else:
-        link = '<p><a href="%s">Log in again</a></p>' % html.escape(login_url) if login_url else ""
-        page = html_page(exc.title, "<p>%s</p>%s" % (html.escape(exc.description), link))
-        response = Response(body=page.encode(), status=exc.status, content_type="text/html", charset="utf-8")
-    for name, value in exc.headers:
-        response.headerlist.append((name, value))
-    return add_security_headers(response)
-
-
-def html_page(title: str, body_html: str) -> str:
-    """A minimal, self-contained HTML page (no external resources). ``body_html`` must be escaped."""
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width">'
-        "<title>%s</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;"
-        "margin:4em auto;padding:0 1em}button{font:inherit;padding:.4em 1em}</style></head>"
-        "<body><h1>%s</h1>%s</body></html>\n"
-    ) % (html.escape(title), html.escape(title), body_html)
-
-
-def add_security_headers(response: Response) -> Response:
-    """Add :data:`SECURITY_HEADERS` to one of the middleware's own responses."""
-    for name, value in SECURITY_HEADERS:
-        response.headers[name] = value
-    return response
+        return Response.json(payload, status=exc.status, headers=exc.headers)
+    link = '<p><a href="%s">Log in again</a></p>' % html.escape(login_url) if login_url else ""
+    body = "<p>%s</p>%s" % (html.escape(exc.description), link)
+    return Response.page(exc.title, body, status=exc.status, headers=exc.headers)

@@ -7,14 +7,11 @@ lookup and three environ assignments.
 
 from __future__ import annotations
 
-import html
-import json
 import logging
-import re
 import time
 import typing as t
 import warnings
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 from . import diagnostics, env, options
 from .access import AccessPolicy
@@ -22,44 +19,38 @@ from .api import ENVIRON_KEY as API_KEY
 from .api import APISession
 from .cookies import parse_cookie_header, set_cookie, split_own_cookies
 from .crypto import Cipher
+from .endpoints import OwnEndpoints, _allow_methods
 from .errors import (
-    SECURITY_HEADERS,
     AccessDenied,
     BadRequest,
     ConfigurationError,
-    CrossSiteRequest,
     LoginRequired,
-    MethodNotAllowed,
     NotAllowed,
     OAuthMiddlewareError,
     ProviderError,
     StateError,
     StoreDown,
-    html_page,
     render_error,
 )
-from .flow import Flow, FlowCookies
+from .flow import FlowCookies
 from .identity import IDENTITY_HEADERS as IDENTITY_HEADERS
 from .identity import IDENTITY_KEYS as IDENTITY_KEYS
 from .identity import IdentityScrubber
 from .oauth import OAuthClient, call_budget, make_http_session
 from .paths import PrefixSet, canonical_path, is_canonical, merge_slashes
 from .providers import Provider
-from .redirects import safe_next
 from .renewal import Renewals
 from .session import Lifetimes, Session, SessionCookie
 from .store import Store, StoreUnavailable
 from .text import display_login, for_log
 from .tickets import StoreSessions, user_key
+from .wsgi import QUERY_SAFE, Response, is_browser_navigation, query, quoted
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
-_HOST_RE = re.compile(r"\A(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
-_MAX_FORM_BYTES = 16 * 1024
-_QUERY_SAFE = "=&;%+:@/,!$'()*~"  # a query string re-quoted for a Location header: CR, LF, space escaped
 _CACHE_HEADERS = ("cache-control", "expires", "pragma")
 #: The 403 page's text; ``%s`` is " as LOGIN" for a login of the usual shape, empty otherwise.
 NOT_ALLOWED_HELP = (
@@ -73,7 +64,7 @@ NOT_ALLOWED_HELP = (
 Headers = list[tuple[str, str]]
 
 
-class OAuthMiddleware:
+class OAuthMiddleware(OwnEndpoints):
     """Put "Log in with GitHub" in front of any WSGI application.
 
     The middleware owns three paths (login, callback, logout), runs the OAuth 2
@@ -266,7 +257,7 @@ class OAuthMiddleware:
             Cipher(self.secret_keys, purpose="flow"), name=self.cookie_name, clock=self._now, store=self.store
         )
         self.diagnostics = diagnostics.Diagnostics(clock=self._now)
-        self._routes: dict[str, t.Callable[[WSGIEnvironment], tuple[str, Headers, bytes]]] = {
+        self._routes: dict[str, t.Callable[[WSGIEnvironment], Response]] = {
             self.login_path: self._login,
             self.callback_path: self._callback,
             self.logout_path: self._logout,
@@ -475,110 +466,31 @@ class OAuthMiddleware:
             )
             return render_error(environ, refused)(environ, start_response)
         script = environ.get("SCRIPT_NAME", "").rstrip("/")
-        location = _quoted(script + canonical_path(path))
-        query = environ.get("QUERY_STRING", "")
-        if query:
-            location += "?" + quote(query, safe=_QUERY_SAFE)
-        status, headers, body = _redirect("308 Permanent Redirect", location)
-        start_response(status, headers)
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+        location = quoted(script + canonical_path(path))
+        query_string = environ.get("QUERY_STRING", "")
+        if query_string:
+            location += "?" + quote(query_string, safe=QUERY_SAFE)
+        return Response.redirect(location, status=308)(environ, start_response)
 
     def _challenge(
         self, environ: WSGIEnvironment, start_response: StartResponse, headers: Headers
     ) -> t.Iterable[bytes]:
-        script = _quoted(environ.get("SCRIPT_NAME", ""))
-        here = script + _quoted(environ.get("PATH_INFO", ""))
-        query = environ.get("QUERY_STRING", "")
-        if query:
-            here += "?" + quote(query, safe=_QUERY_SAFE)
+        script = quoted(environ.get("SCRIPT_NAME", ""))
+        here = script + quoted(environ.get("PATH_INFO", ""))
+        query_string = environ.get("QUERY_STRING", "")
+        if query_string:
+            here += "?" + quote(query_string, safe=QUERY_SAFE)
         login_url = script + self.login_path + "?next=" + quote(here, safe="/")
-        if _is_browser_navigation(environ):
-            status, own_headers, body = _redirect("302 Found", login_url)
-            start_response(status, own_headers + headers)
-            return [body]
-        body = json.dumps(
-            {"error": LoginRequired.error, "error_description": LoginRequired.description, "login_url": login_url}
-        ).encode()
-        own = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *SECURITY_HEADERS]
-        start_response("401 Unauthorized", own + headers)
-        return [body]
+        if is_browser_navigation(environ):
+            return Response.redirect(login_url, headers=headers)(environ, start_response)
+        payload = {"error": LoginRequired.error, "error_description": LoginRequired.description, "login_url": login_url}
+        return Response.json(payload, status=401, headers=headers)(environ, start_response)
 
     # -- own endpoints ---------------------------------------------------------------------------
 
-    def _respond(
-        self,
-        handler: t.Callable[[WSGIEnvironment], tuple[str, Headers, bytes]],
-        environ: WSGIEnvironment,
-        start_response: StartResponse,
-    ) -> t.Iterable[bytes]:
-        try:
-            try:
-                status, headers, body = handler(environ)
-            except StoreUnavailable as down:
-                self.diagnostics.store_down(down)
-                raise StoreDown() from None
-        except OAuthMiddlewareError as exc:
-            response = render_error(environ, exc, login_url=self._login_url(environ) if exc.status != 405 else None)
-            return response(environ, start_response)
-        except Exception:
-            log.exception("unexpected error in %s", handler.__name__.lstrip("_"))
-            return render_error(environ, OAuthMiddlewareError())(environ, start_response)
-        start_response(status, headers)
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
-
-    def _login_url(self, environ: WSGIEnvironment) -> str:
-        return _quoted(environ.get("SCRIPT_NAME", "")) + self.login_path
-
-    def _default_next(self, environ: WSGIEnvironment) -> str:
-        return _quoted(environ.get("SCRIPT_NAME", "")) + "/"
-
-    def _safe_next(self, value: str | None, environ: WSGIEnvironment) -> str:
-        script = _quoted(environ.get("SCRIPT_NAME", ""))
-        return safe_next(
-            value,
-            default=script + "/",
-            forbidden=(script + self.login_path, script + self.callback_path, script + self.logout_path),
-        )
-
-    def _login(self, environ: WSGIEnvironment) -> tuple[str, Headers, bytes]:
+    def _callback(self, environ: WSGIEnvironment) -> Response:
         _allow_methods(environ, "GET", "HEAD")
-        secure = self._is_secure(environ)
-        flow = Flow.start(
-            next_url=self._safe_next(_query(environ).get("next"), environ),
-            redirect_uri=self.redirect_uri or self._callback_url(environ),
-            now=self.clock(),
-        )
-        if self.redirect_uri:
-            self.diagnostics.login_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""), self.redirect_uri)
-        cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
-        headers = self.flows.evictions(cookies, secure=secure)
-        headers.append(self.flows.dump(flow, secure=secure))
-        location = self.client.authorization_url(
-            redirect_uri=flow.redirect_uri, state=flow.state, verifier=flow.verifier
-        )
-        log.debug("login started; redirecting to %s", self.provider.name)
-        status, own, body = _redirect("302 Found", location)
-        return status, own + headers, body
-
-    def _callback_url(self, environ: WSGIEnvironment) -> str:
-        host = environ.get("HTTP_HOST") or "%s:%s" % (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", ""))
-        if not _HOST_RE.match(host):
-            raise BadRequest("The request's Host header is not valid.")
-        scheme = environ.get("wsgi.url_scheme", "http")
-        if scheme != "https" and not self.allow_insecure_http:
-            log.error(
-                "the callback URL would be plain http (%s://%s%s). Behind a TLS proxy, wrap the app in "
-                "werkzeug's ProxyFix or set redirect_uri; for local development pass allow_insecure_http=True",
-                for_log(scheme),
-                for_log(host),
-                self.callback_path,
-            )
-            raise ConfigurationError("This site's login is misconfigured (insecure callback URL).")
-        return "%s://%s%s%s" % (scheme, host.lower(), _quoted(environ.get("SCRIPT_NAME", "")), self.callback_path)
-
-    def _callback(self, environ: WSGIEnvironment) -> tuple[str, Headers, bytes]:
-        _allow_methods(environ, "GET", "HEAD")
-        params = _query(environ)
+        params = query(environ)
         secure = self._is_secure(environ)
         cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
         state = params.get("state")
@@ -587,8 +499,7 @@ class OAuthMiddleware:
         if flow is None:
             if self.sessions.load(cookies, secure=secure, now=self.clock()) is not None:
                 # a replayed or stale callback of a browser that is logged in: just go on
-                status, own, body = _redirect("303 See Other", self._default_next(environ))
-                return status, own + consumed, body
+                return Response.redirect(self._default_next(environ), status=303, headers=consumed)
             log.warning("callback with a missing, unknown, expired or mismatched state")
             hint = diagnostics.callback_hint(
                 self.diagnostics, cookies, flow_cookie, flows=self.flows, secure=secure, redirect_uri=self.redirect_uri
@@ -624,94 +535,7 @@ class OAuthMiddleware:
             self.sessions.end(cookies, secure=secure)  # the session this login replaces ends everywhere (SES-3)
         headers = consumed + self.sessions.dump(session, secure=secure, present=cookies)
         log.info("login succeeded for %s", for_log(session.username))
-        status, own, body = _redirect("302 Found", self._safe_next(flow.next_url, environ))
-        return status, own + headers, body
-
-    def _logout(self, environ: WSGIEnvironment) -> tuple[str, Headers, bytes]:
-        method = _allow_methods(environ, "GET", "HEAD", "POST")
-        if method != "POST":
-            next_url = self._safe_next(_query(environ).get("next"), environ)
-            action = _quoted(environ.get("SCRIPT_NAME", "")) + self.logout_path
-            everywhere = (
-                '<p><label><input type="checkbox" name="everywhere" value="1"> Also log out on every other '
-                "device and browser</label></p>"
-                if isinstance(self.sessions, StoreSessions)
-                else ""
-            )
-            page = html_page(
-                "Log out",
-                '<form method="post" action="%s"><input type="hidden" name="next" value="%s">'
-                '<p>Log out of this site?</p>%s<button type="submit">Log out</button></form>'
-                % (html.escape(action), html.escape(next_url), everywhere),
-            ).encode()
-            headers = [
-                ("Content-Type", "text/html; charset=utf-8"),
-                ("Content-Length", str(len(page))),
-                *SECURITY_HEADERS,
-            ]
-            return "200 OK", headers, page
-        if self._is_cross_site(environ):
-            log.warning("refused a cross-site logout")
-            raise CrossSiteRequest()
-        form = _form(environ)
-        next_url = self._safe_next(form.get("next") or _query(environ).get("next"), environ)
-        secure = self._is_secure(environ)
-        cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
-        if self.revoke_on_logout:
-            self._revoke(cookies, secure=secure)
-        if isinstance(self.sessions, StoreSessions):  # the server-side session ends for every copy of the cookie
-            ended = self.sessions.end(cookies, secure=secure)
-            if ended is not None and form.get("everywhere") == "1":
-                count = self.sessions.revoke_user(user_key(ended))
-                log.info("logged %s out everywhere (%d other session(s))", for_log(ended.username), count)
-        headers = self.sessions.clear(secure=secure, present=cookies)
-        headers += [
-            set_cookie(name, None, max_age=0, secure=secure)
-            for name in cookies
-            if self.flows.is_flow_name(name, secure=secure)
-        ]
-        log.info("logged out")
-        status, own, body = _redirect("303 See Other", next_url)
-        return status, own + headers, body
-
-    def _revoke(self, cookies: t.Mapping[str, str], *, secure: bool) -> None:
-        loaded = self.sessions.load(cookies, secure=secure, now=self.clock())
-        if loaded is None:
-            return
-        try:
-            self.client.revoke(loaded.session.token["access_token"])
-        except Exception:  # documented: a failure is logged and never blocks the logout
-            log.warning(
-                "could not revoke the token of %s at GitHub; logged out locally", for_log(loaded.session.username)
-            )
-        else:
-            log.info("revoked the token of %s at GitHub", for_log(loaded.session.username))
-
-    def _is_cross_site(self, environ: WSGIEnvironment) -> bool:
-        site = environ.get("HTTP_SEC_FETCH_SITE")
-        if site is not None:
-            # set by the browser itself, so authoritative when sent. Origin is no substitute then:
-            # a same-origin form on a page with Referrer-Policy: no-referrer (the logout page's own)
-            # is posted with "Origin: null"
-            return site not in ("same-origin", "none")
-        origin = environ.get("HTTP_ORIGIN")
-        if origin is None:
-            return False
-        allowed = {(environ.get("HTTP_HOST") or "").lower()}
-        if self.redirect_uri:
-            allowed.add(urlsplit(self.redirect_uri).netloc.lower())
-        try:
-            netloc = urlsplit(origin).netloc.lower()
-        except ValueError:
-            return True
-        return origin == "null" or netloc not in allowed
-
-
-def _quoted(wsgi_path: str) -> str:
-    """Percent-encode a WSGI path (a latin-1 decoded byte string) for use in a URL."""
-    if wsgi_path.startswith("//"):
-        wsgi_path = "/" + wsgi_path.lstrip("/")  # never a protocol-relative "//host" URL
-    return quote(wsgi_path.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=~")
+        return Response.redirect(self._safe_next(flow.next_url, environ), headers=headers)
 
 
 def _not_allowed_help(username: object) -> str:
@@ -722,54 +546,3 @@ def _not_allowed_help(username: object) -> str:
 
 def _printable(value: str) -> str:
     return "".join(c for c in value[:64] if c.isalnum() or c in "_-.") or "unknown"
-
-
-def _is_browser_navigation(environ: WSGIEnvironment) -> bool:
-    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-        return False
-    if "HTTP_X_REQUESTED_WITH" in environ:
-        return False
-    mode = environ.get("HTTP_SEC_FETCH_MODE")
-    if mode is not None and mode != "navigate":
-        return False
-    return "text/html" in environ.get("HTTP_ACCEPT", "")
-
-
-def _allow_methods(environ: WSGIEnvironment, *methods: str) -> str:
-    method = environ.get("REQUEST_METHOD", "GET")
-    if method not in methods:
-        raise MethodNotAllowed(headers=[("Allow", ", ".join(methods))])
-    return str(method)
-
-
-def _query(environ: WSGIEnvironment) -> dict[str, str]:
-    """The first value of each query parameter (hostile bytes replaced, never an exception)."""
-    return _first_values(environ.get("QUERY_STRING", ""))
-
-
-def _form(environ: WSGIEnvironment) -> dict[str, str]:
-    """The urlencoded form body, capped at 16 KB; anything else reads as empty."""
-    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        return {}
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return {}
-    if not 0 < length <= _MAX_FORM_BYTES:
-        return {}
-    body = environ["wsgi.input"].read(length)
-    return _first_values(body.decode("latin-1"))
-
-
-def _first_values(query: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"):
-        values.setdefault(name, value)
-    return values
-
-
-def _redirect(status: str, location: str) -> tuple[str, Headers, bytes]:
-    """A bare redirect to an already validated ``location`` (no CR/LF can reach here)."""
-    if "\r" in location or "\n" in location:  # defence in depth: validated values never have them
-        raise BadRequest()
-    return status, [("Location", location), ("Content-Length", "0"), *SECURITY_HEADERS], b""
