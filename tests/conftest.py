@@ -139,3 +139,19 @@ def log_in(app: webtest.TestApp, next_url: str | None = None) -> webtest.TestRes
 
 def cookie_names(response: webtest.TestResponse) -> list[str]:
     return [re.split("[=;]", h, maxsplit=1)[0] for h in response.headers.getall("Set-Cookie")]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
+    """One real redis-server (tests/support/redis_server.py) for the whole run, stopped by PID at the
+    end; tests that need it skip, saying why, only when the binary or redis-py is missing."""
+    pytest.importorskip("redis", reason="redis-py is not installed: pip install -e '.[test]'")
+    from support.redis_server import redis_server_binary, start_redis
+
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()

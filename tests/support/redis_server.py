@@ -1,0 +1,136 @@
+"""A real ``redis-server`` for tests and benchmarks: on a free 127.0.0.1 port, persistence off,
+started in its own process group, ready when it answers ``PING``, stopped by PID.
+
+Redis has no clock a test can move, so :func:`age_keys` makes time pass the way Redis sees it:
+every key under a prefix loses the same number of milliseconds of its TTL (and goes when none is
+left).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import shutil
+import socket
+import subprocess
+import time
+import typing as t
+
+from .servers import Server
+
+START_TIMEOUT = 10.0  # seconds for redis-server to answer PING
+PING_TIMEOUT = 0.5  # seconds per PING attempt
+
+if t.TYPE_CHECKING:
+    import redis
+
+
+def redis_server_binary() -> str | None:
+    return shutil.which("redis-server")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def ping(port: int, timeout: float = PING_TIMEOUT) -> bool:
+    """Whether a Redis on 127.0.0.1:``port`` answers ``PING`` (plain RESP, no client library)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@dataclasses.dataclass
+class RedisServer:
+    """A running redis-server; :meth:`restart` brings it back on the same port, empty."""
+
+    directory: pathlib.Path
+    port: int
+    extra: tuple[str, ...]
+    server: Server | None = None
+
+    @property
+    def url(self) -> str:
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def start(self) -> None:
+        binary = redis_server_binary()
+        assert binary is not None, "no redis-server on PATH"
+        command = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--protected-mode",
+            "yes",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+            "--daemonize",
+            "no",
+            *self.extra,
+        ]
+        stderr_path = self.directory / ("redis-%d.log" % self.port)
+        with open(stderr_path, "ab") as log:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+        self.server = Server("redis-server", process, self.url, stderr_path)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ping(self.port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("redis-server did not start on port %d:\n%s" % (self.port, self.server.stderr()))
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def client(self, **options: t.Any) -> redis.Redis:
+        import redis
+
+        options.setdefault("socket_timeout", 5)
+        return redis.Redis(host="127.0.0.1", port=self.port, **options)
+
+
+def start_redis(directory: pathlib.Path, *extra: str, attempts: int = 3) -> RedisServer:
+    """A redis-server on a free port (another process may take the port between the probe and the
+    start: then a new port, ``attempts`` times)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for attempt in range(attempts):
+        server = RedisServer(directory, free_port(), tuple(extra))
+        try:
+            server.start()
+            return server
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def age_keys(client: redis.Redis, prefix: str, seconds: float) -> None:
+    """Let ``seconds`` pass for every key under ``prefix``: its TTL shrinks by that much."""
+    step = int(seconds * 1000)
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        remaining = int(client.pttl(key))
+        if remaining < 0:
+            continue  # no expiry (or gone meanwhile)
+        if remaining <= step:
+            client.delete(key)
+        else:
+            client.pexpire(key, remaining - step)
