@@ -40,6 +40,23 @@ __all__ = ["RedisStore"]
 INSTALL_HINT = "pip install 'oauth-login-middleware[redis]'"
 SCHEMES = ("redis", "rediss", "unix")
 
+#: The commands the store sends: all an ACL user needs (``AUTH``/``HELLO`` are always allowed;
+#: redis-py's ``CLIENT SETINFO`` on connect may be refused, it ignores that).
+ACL_COMMANDS = (
+    "GET",
+    "SET",
+    "DEL",
+    "EVALSHA",
+    "SCRIPT|LOAD",
+    "SADD",
+    "SREM",
+    "SMEMBERS",
+    "PEXPIRE",
+    "PTTL",
+    "SCAN",
+    "PING",
+)
+
 #: Release a lease only if it is still ours.
 COMPARE_AND_DELETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -276,16 +293,22 @@ def _describe(url: str) -> tuple[str, tuple[str, ...]]:
     parts = urlsplit(url)
     secrets = tuple(secret for secret in {parts.password or "", unquote(parts.password or "")} if secret)
     netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc += ":%d" % parts.port
+    try:
+        port = parts.port
+    except ValueError:
+        port, netloc = None, netloc + ":<not a port>"
+    if port is not None:
+        netloc += ":%d" % port
     if parts.username:
         netloc = "%s:***@%s" % (parts.username, netloc) if parts.password else parts.username + "@" + netloc
     elif parts.password:
         netloc = ":***@" + netloc
     location = "%s://%s%s" % (parts.scheme, netloc, parts.path)
-    if parts.scheme not in SCHEMES:
+    if parts.scheme not in SCHEMES or netloc.endswith(":<not a port>"):
         raise ConfigurationError(
-            "RedisStore url must start with redis://, rediss:// (TLS) or unix://, not %r" % location, option="store"
+            "RedisStore url must be redis://[user:password@]host[:port][/db], rediss://... (TLS) or "
+            "unix:///path, not %r" % location,
+            option="store",
         )
     return location, secrets
 

@@ -14,6 +14,7 @@ import typing as t
 
 import pytest
 from conftest import FakeClock
+from support.contention import contend
 
 from oauth_middleware.leases import Lease
 from oauth_middleware.store import MemoryStore, Store
@@ -174,27 +175,4 @@ def test_a_waiter_gets_the_lease_when_it_is_released() -> None:
 
 
 def test_eight_threads_never_hold_one_lease_at_once() -> None:
-    store = MemoryStore()
-    inside, most, acquired = 0, 0, 0
-    guard = threading.Lock()
-
-    def worker() -> None:
-        nonlocal inside, most, acquired
-        for _ in range(20):
-            lease = Lease.acquire(store, "refresh:s", seconds=5, wait=5, poll=0.001)
-            assert lease is not None
-            with lease:
-                with guard:
-                    inside += 1
-                    most = max(most, inside)
-                    acquired += 1
-                time.sleep(0.001)
-                with guard:
-                    inside -= 1
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert (most, acquired) == (1, 160)
+    assert contend([MemoryStore()], threads=8, rounds=20) == (1, 160)
