@@ -436,6 +436,8 @@ def test_a_redis_that_never_answers_costs_one_socket_timeout(capsys: pytest.Capt
     try:
         store = RedisStore(url="redis://:%s@127.0.0.1:%d/0" % (PASSWORD, silent.port), socket_timeout=0.2)
         worst = worst_unavailable(store)
+        # one timeout, never retried (redis-py's own default retries 10 times: over 2 s here)
+        assert worst < 1.0, "%.2f s for a socket_timeout of 0.2 s" % worst
         with pytest.raises(StoreUnavailable, match="Timeout"):
             store.get("k")
         store.close()
