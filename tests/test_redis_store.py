@@ -488,3 +488,21 @@ def test_a_client_built_by_the_caller_is_used_as_given(server: RedisServer) -> N
     assert client.get("mine:v:k") == b"v"
     assert json.dumps(repr(store)) == json.dumps("<RedisStore Redis prefix='mine:'>")
     client.close()
+
+
+def test_the_redis_benchmark_runs_and_prints_its_tables() -> None:
+    """bench/redis_store.py --quick (its own redis-server, stopped by PID); no timing asserted."""
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
+    root = pathlib.Path(__file__).parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "redis_store.py"), "--quick"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| operation | MemoryStore us | RedisStore us | difference us |" in done.stdout
+    assert "| MEMORY USAGE of a session key" in done.stdout
