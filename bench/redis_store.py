@@ -20,18 +20,16 @@ import contextlib
 import os
 import pathlib
 import platform
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import typing as t
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from support.redis_server import free_port, start_redis  # noqa: E402
+from support.redis_server import Silent, free_port, start_redis  # noqa: E402
 
 from oauth_middleware.crypto import Cipher  # noqa: E402
 from oauth_middleware.redis_store import RedisStore  # noqa: E402
@@ -113,24 +111,10 @@ def memory_usage(store: RedisStore) -> tuple[int, int, int]:
 
 def fault_times(timeout: float) -> tuple[float, float]:
     """Worst seconds for a get/put on a Redis that refuses connections, and on one that never answers."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-    listener.settimeout(0.1)
-
-    def accept() -> None:
-        deadline = time.monotonic() + 60
-        while not stop.is_set() and time.monotonic() < deadline:
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+    silent = Silent()
     worst = []
     try:
-        for port in (free_port(), listener.getsockname()[1]):
+        for port in (free_port(), silent.port):
             store = RedisStore(url="redis://127.0.0.1:%d/0" % port, socket_timeout=timeout)
             slowest = 0.0
             for operation in ("get", "put"):
@@ -141,10 +125,7 @@ def fault_times(timeout: float) -> tuple[float, float]:
             store.close()
             worst.append(slowest)
     finally:
-        stop.set()
-        thread.join(timeout=5)
-        for connection in [*held, listener]:
-            connection.close()
+        silent.stop()
     return worst[0], worst[1]
 
 

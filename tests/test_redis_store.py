@@ -14,10 +14,8 @@ import ipaddress
 import json
 import logging
 import pathlib
-import socket
 import subprocess
 import sys
-import threading
 import time
 import traceback
 import typing as t
@@ -27,7 +25,7 @@ import pytest
 redis = pytest.importorskip("redis", reason="redis-py is not installed: pip install -e '.[test]'")
 
 from support.contention import contend  # noqa: E402
-from support.redis_server import RedisServer, free_port, redis_server_binary, start_redis  # noqa: E402
+from support.redis_server import RedisServer, Silent, free_port, redis_server_binary, start_redis  # noqa: E402
 
 from oauth_middleware import ConfigurationError  # noqa: E402
 from oauth_middleware.crypto import Cipher  # noqa: E402
@@ -401,33 +399,6 @@ def test_a_redis_that_goes_down_raises_store_unavailable_promptly(
         Lease.acquire(store, "refresh:s", seconds=5, wait=0.2)
     with capsys.disabled():
         print("\nRedis down: worst operation %.1f ms" % (worst * 1000))
-
-
-class Silent:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung Redis)."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        deadline = time.monotonic() + 120  # bounded even if the test forgets to stop it
-        while not self.stopped.is_set() and time.monotonic() < deadline:
-            try:
-                self.held.append(self.listener.accept()[0])
-            except OSError:
-                continue
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
-        for connection in [*self.held, self.listener]:
-            connection.close()
 
 
 def test_a_redis_that_never_answers_costs_one_socket_timeout(capsys: pytest.CaptureFixture[str]) -> None:

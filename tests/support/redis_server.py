@@ -13,6 +13,7 @@ import pathlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import typing as t
 
@@ -134,3 +135,30 @@ def age_keys(client: redis.Redis, prefix: str, seconds: float) -> None:
             client.delete(key)
         else:
             client.pexpire(key, remaining - step)
+
+
+class Silent:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung Redis)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        deadline = time.monotonic() + 120  # bounded even if the test forgets to stop it
+        while not self.stopped.is_set() and time.monotonic() < deadline:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                continue
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        for connection in [*self.held, self.listener]:
+            connection.close()
