@@ -155,3 +155,18 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
+    """A real three-node Redis Cluster (primaries only) for the whole run, stopped by PID at the end."""
+    pytest.importorskip("redis", reason="redis-py is not installed: pip install -e '.[test]'")
+    from support.redis_server import redis_server_binary, start_cluster
+
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
+    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -477,3 +477,25 @@ def test_the_redis_benchmark_runs_and_prints_its_tables() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| operation | MemoryStore us | RedisStore us | difference us |" in done.stdout
     assert "| MEMORY USAGE of a session key" in done.stdout
+
+
+def test_sessions_and_leases_on_a_redis_cluster(redis_cluster: t.Any) -> None:
+    """Every operation is single-key: sessions spread over the nodes, and revoking a user deletes
+    keys in several slots at once (no CROSSSLOT)."""
+    client, other = redis_cluster.client(), redis_cluster.client()
+    client.flushdb()
+    try:
+        store = RedisStore(client)
+        sessions = make_sessions(store)
+        tickets = [jar(sessions.dump(new_session(), secure=True)) for _ in range(8)]
+        nodes = {
+            client.get_node_from_key(key).port for key in client.scan_iter(match="oauth_middleware:v:*", count=1000)
+        }
+        assert len(nodes) > 1  # the session keys really live on several nodes
+        assert all(sessions.load(ticket, secure=True, now=time.time()) is not None for ticket in tickets)
+        assert contend([store, RedisStore(other)], threads=4, rounds=5) == (1, 20)
+        assert sessions.revoke_user("583231") == 8
+        assert all(sessions.load(ticket, secure=True, now=time.time()) is None for ticket in tickets)
+    finally:
+        client.close()
+        other.close()

@@ -19,20 +19,35 @@ from support.contention import contend
 from oauth_middleware.leases import Lease
 from oauth_middleware.store import MemoryStore, Store
 
+if t.TYPE_CHECKING:
+    from oauth_middleware.redis_store import RedisStore
+
 
 def memory_store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
     return MemoryStore(clock=clock)
 
 
 def redis_store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
-    from support.redis_server import age_keys
-
     from oauth_middleware.redis_store import RedisStore
 
     server = request.getfixturevalue("redis_server")
-    admin = server.client()
+    return _on_redis(request, clock, server.client(), RedisStore(url=server.url, prefix="contract:"))
+
+
+def redis_cluster_store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
+    """On a three-node Redis Cluster: keys of one test land on several nodes."""
+    from oauth_middleware.redis_store import RedisStore
+
+    cluster = request.getfixturevalue("redis_cluster")
+    client = cluster.client()
+    request.addfinalizer(client.close)
+    return _on_redis(request, clock, cluster.client(), RedisStore(client, prefix="contract:"))
+
+
+def _on_redis(request: pytest.FixtureRequest, clock: FakeClock, admin: t.Any, store: RedisStore) -> Store:
+    from support.redis_server import age_keys
+
     admin.flushdb()
-    store = RedisStore(url=server.url, prefix="contract:")
     monkeypatch = request.getfixturevalue("monkeypatch")
 
     def advance(seconds: float) -> None:
@@ -48,6 +63,7 @@ def redis_store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
 STORES: dict[str, t.Callable[[pytest.FixtureRequest, FakeClock], Store]] = {
     "memory": memory_store,
     "redis": redis_store,
+    "redis-cluster": redis_cluster_store,
 }
 
 

@@ -24,6 +24,7 @@ PING_TIMEOUT = 0.5  # seconds per PING attempt
 
 if t.TYPE_CHECKING:
     import redis
+    import redis.cluster
 
 
 def redis_server_binary() -> str | None:
@@ -89,8 +90,9 @@ class RedisServer:
         deadline = time.monotonic() + START_TIMEOUT
         while not ping(self.port):
             if process.poll() is not None or time.monotonic() > deadline:
+                output = self.server.stderr()
                 self.stop()
-                raise RuntimeError("redis-server did not start on port %d:\n%s" % (self.port, self.server.stderr()))
+                raise RuntimeError("redis-server did not start on port %d:\n%s" % (self.port, output))
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -162,3 +164,51 @@ class Silent:
         self.thread.join(timeout=5)
         for connection in [*self.held, self.listener]:
             connection.close()
+
+
+@dataclasses.dataclass
+class RedisCluster:
+    """A Redis Cluster of ``len(nodes)`` primaries (no replicas), the slots split evenly."""
+
+    nodes: list[RedisServer]
+
+    def client(self, **options: t.Any) -> redis.cluster.RedisCluster:
+        import redis.cluster
+
+        options.setdefault("socket_timeout", 5)
+        return redis.cluster.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, **options)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def start_cluster(directory: pathlib.Path, size: int = 3) -> RedisCluster:
+    """Start ``size`` nodes in cluster mode, give each a third of the 16384 slots, introduce them
+    (CLUSTER MEET) and wait until every node says ``cluster_state:ok``."""
+    import redis
+
+    cluster = RedisCluster([])
+    # the bus port by default is the port + 10000: past 65535 for an ephemeral port
+    buses = [free_port() for _ in range(size)]
+    try:
+        for number, bus in enumerate(buses):
+            config = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", str(bus))
+            cluster.nodes.append(start_redis(directory / ("node%d" % number), *config))
+        clients: list[t.Any] = [node.client() for node in cluster.nodes]  # CLUSTER commands are untyped
+        bounds = [16384 * number // size for number in range(size + 1)]
+        for number, client in enumerate(clients):
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", bounds[number], bounds[number + 1] - 1)
+        for node, bus in zip(cluster.nodes[1:], buses[1:], strict=True):
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, bus)
+        deadline = time.monotonic() + START_TIMEOUT * 2
+        while not all(b"cluster_state:ok" in client.execute_command("CLUSTER", "INFO") for client in clients):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster did not become ready in %s s" % (START_TIMEOUT * 2))
+            time.sleep(0.1)
+        for client in clients:
+            client.close()
+        return cluster
+    except (RuntimeError, redis.RedisError):
+        cluster.stop()
+        raise
