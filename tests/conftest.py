@@ -141,32 +141,28 @@ def cookie_names(response: webtest.TestResponse) -> list[str]:
     return [re.split("[=;]", h, maxsplit=1)[0] for h in response.headers.getall("Set-Cookie")]
 
 
+def _real_redis(tmp_path_factory: pytest.TempPathFactory, what: str) -> t.Iterator[t.Any]:
+    pytest.importorskip("redis", reason="redis-py is not installed: pip install -e '.[test]'")
+    from support import redis_server as support
+
+    if support.redis_server_binary() is None:
+        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
+    start = support.start_redis if what == "redis" else support.start_cluster
+    running = start(tmp_path_factory.mktemp(what))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
     """One real redis-server (tests/support/redis_server.py) for the whole run, stopped by PID at the
     end; tests that need it skip, saying why, only when the binary or redis-py is missing."""
-    pytest.importorskip("redis", reason="redis-py is not installed: pip install -e '.[test]'")
-    from support.redis_server import redis_server_binary, start_redis
-
-    if redis_server_binary() is None:
-        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _real_redis(tmp_path_factory, "redis")
 
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
     """A real three-node Redis Cluster (primaries only) for the whole run, stopped by PID at the end."""
-    pytest.importorskip("redis", reason="redis-py is not installed: pip install -e '.[test]'")
-    from support.redis_server import redis_server_binary, start_cluster
-
-    if redis_server_binary() is None:
-        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
-    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _real_redis(tmp_path_factory, "redis-cluster")
