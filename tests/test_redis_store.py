@@ -499,3 +499,59 @@ def test_sessions_and_leases_on_a_redis_cluster(redis_cluster: t.Any) -> None:
     finally:
         client.close()
         other.close()
+
+
+def test_a_sentinel_managed_master_survives_a_failover(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A client from Sentinel's ``master_for`` (built as docs/deployment.md shows): the master is
+    stopped, Sentinel promotes the replica, and the same store serves the replicated session again."""
+    import redis.sentinel
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    from support.redis_server import start_sentinel
+
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
+    master = start_redis(tmp_path / "master")
+    started = [master]
+    try:
+        replica = start_redis(tmp_path / "replica", "--replicaof", "127.0.0.1", str(master.port))
+        started.append(replica)
+        with master.client() as admin:
+            deadline = time.monotonic() + 20
+            while admin.info("replication")["connected_slaves"] < 1:
+                assert time.monotonic() < deadline, "the replica did not connect"
+                time.sleep(0.1)
+        sentinel = start_sentinel(tmp_path / "sentinel", master)
+        started.append(sentinel)
+        options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        sentinels = redis.sentinel.Sentinel([("127.0.0.1", sentinel.port)], sentinel_kwargs=options, **options)
+        client = sentinels.master_for(
+            "mymaster", retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)), **options
+        )
+        store = RedisStore(client)
+        sessions = make_sessions(store)
+        cookies = jar(sessions.dump(new_session(), secure=True))
+        # the replica has the session (WAIT in steps shorter than the socket timeout)
+        assert any(client.wait(1, 300) == 1 for _ in range(30)), "the replica did not acknowledge"
+        master.stop()
+        failed_over_at, unavailable, loaded = time.monotonic(), 0, None
+        deadline = failed_over_at + 30
+        while loaded is None and time.monotonic() < deadline:
+            try:
+                loaded = sessions.load(cookies, secure=True, now=time.time())
+            except StoreUnavailable:
+                unavailable += 1
+                time.sleep(0.1)
+        assert loaded is not None, "no failover within 30 s"
+        assert sentinels.discover_master("mymaster") == ("127.0.0.1", replica.port)
+        assert store.put("after", b"failover", ttl=10) and store.get("after") == b"failover"
+        client.close()
+        for connection in sentinels.sentinels:
+            connection.close()
+        with capsys.disabled():
+            print("\nSentinel failover: store unavailable for %.1f s" % (time.monotonic() - failed_over_at))
+    finally:
+        for server in started:
+            server.stop()

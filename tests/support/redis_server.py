@@ -55,6 +55,7 @@ class RedisServer:
     port: int
     extra: tuple[str, ...]
     server: Server | None = None
+    config: pathlib.Path | None = None  # a config file, first on the command line (Sentinel needs one)
 
     @property
     def url(self) -> str:
@@ -65,6 +66,7 @@ class RedisServer:
         assert binary is not None, "no redis-server on PATH"
         command = [
             binary,
+            *([str(self.config)] if self.config else []),
             "--port",
             str(self.port),
             "--bind",
@@ -111,12 +113,14 @@ class RedisServer:
         return redis.Redis(host="127.0.0.1", port=self.port, **options)
 
 
-def start_redis(directory: pathlib.Path, *extra: str, attempts: int = 3) -> RedisServer:
+def start_redis(
+    directory: pathlib.Path, *extra: str, attempts: int = 3, config: pathlib.Path | None = None
+) -> RedisServer:
     """A redis-server on a free port (another process may take the port between the probe and the
     start: then a new port, ``attempts`` times)."""
     directory.mkdir(parents=True, exist_ok=True)
     for attempt in range(attempts):
-        server = RedisServer(directory, free_port(), tuple(extra))
+        server = RedisServer(directory, free_port(), tuple(extra), config=config)
         try:
             server.start()
             return server
@@ -186,8 +190,6 @@ class RedisCluster:
 def start_cluster(directory: pathlib.Path, size: int = 3) -> RedisCluster:
     """Start ``size`` nodes in cluster mode, give each a third of the 16384 slots, introduce them
     (CLUSTER MEET) and wait until every node says ``cluster_state:ok``."""
-    import redis
-
     cluster = RedisCluster([])
     # the bus port by default is the port + 10000: past 65535 for an ephemeral port
     buses = [free_port() for _ in range(size)]
@@ -209,6 +211,18 @@ def start_cluster(directory: pathlib.Path, size: int = 3) -> RedisCluster:
         for client in clients:
             client.close()
         return cluster
-    except (RuntimeError, redis.RedisError):
+    except BaseException:  # whatever failed, no node outlives the attempt
         cluster.stop()
         raise
+
+
+def start_sentinel(directory: pathlib.Path, master: RedisServer, name: str = "mymaster") -> RedisServer:
+    """A Sentinel (quorum 1) watching ``master``: it declares it down after 500 ms and fails over."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "sentinel.conf"  # Sentinel rewrites it: one file per sentinel
+    config.write_text(
+        "sentinel monitor %s 127.0.0.1 %d 1\n"
+        "sentinel down-after-milliseconds %s 500\n"
+        "sentinel failover-timeout %s 5000\n" % (name, master.port, name, name)
+    )
+    return start_redis(directory, "--sentinel", config=config)
