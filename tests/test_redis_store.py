@@ -526,7 +526,9 @@ def test_a_sentinel_managed_master_survives_a_failover(
         sentinel = start_sentinel(tmp_path / "sentinel", master)
         started.append(sentinel)
         options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-        sentinels = redis.sentinel.Sentinel([("127.0.0.1", sentinel.port)], sentinel_kwargs=options, **options)
+        sentinels: t.Any = t.cast(t.Any, redis.sentinel).Sentinel(
+            [("127.0.0.1", sentinel.port)], sentinel_kwargs=options, **options
+        )
         client = sentinels.master_for(
             "mymaster", retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)), **options
         )
