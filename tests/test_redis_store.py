@@ -557,3 +557,27 @@ def test_a_sentinel_managed_master_survives_a_failover(
     finally:
         for server in started:
             server.stop()
+
+
+def test_the_acl_rule_in_the_docs_grants_exactly_the_commands_the_store_sends() -> None:
+    """docs/deployment.md's ACL SETUSER line is the one the ACL test runs (ACL_COMMANDS)."""
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "deployment.md").read_text()
+    [line] = [line for line in text.splitlines() if line.startswith("ACL SETUSER oauth ")]
+    granted = [word[1:].upper() for word in line.split() if word.startswith("+")]
+    assert granted == list(ACL_COMMANDS)
+    assert "~oauth_middleware:*" in line and "-@all" in line
+
+
+@pytest.mark.parametrize(
+    ("name", "location"),
+    [("redis_settings.py", "rediss://oauth:***@redis.internal:6380/0"), ("redis_sentinel.py", "Redis")],
+)
+def test_the_documented_redis_settings_build_a_store(name: str, location: str) -> None:
+    """docs/deployment.md's examples run as written (neither connects until the first request)."""
+    from test_docs import python_files
+
+    namespace: dict[str, t.Any] = {}
+    exec(compile(python_files("docs/deployment.md")[name], name, "exec"), namespace)
+    store = namespace["store"]
+    assert isinstance(store, RedisStore) and store.location == location
+    store.close()
