@@ -187,7 +187,12 @@ class RedisStore:
         self._compare_and_delete: Script = client.register_script(COMPARE_AND_DELETE)
         self._compare_and_expire: Script = client.register_script(COMPARE_AND_EXPIRE)
         self._index_add: Script = client.register_script(INDEX_ADD)
-        self._errors: tuple[type[BaseException], ...] = (redis_py.RedisError, OSError)
+        # RedisClusterException (a slot no node serves, ...) is not a RedisError
+        self._errors: tuple[type[BaseException], ...] = (
+            redis_py.RedisError,
+            redis_py.exceptions.RedisClusterException,
+            OSError,
+        )
 
     def __repr__(self) -> str:
         return "<RedisStore %s prefix=%r>" % (self.location, self.prefix)

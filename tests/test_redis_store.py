@@ -581,3 +581,33 @@ def test_the_documented_redis_settings_build_a_store(name: str, location: str) -
     store = namespace["store"]
     assert isinstance(store, RedisStore) and store.location == location
     store.close()
+
+
+def test_a_cluster_node_down_fails_its_keys_promptly_and_the_others_still_work(tmp_path: pathlib.Path) -> None:
+    """STORE-7 on Cluster: keys in the stopped node's slots are StoreUnavailable (fast); others answer."""
+    from support.redis_server import start_cluster
+
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
+    cluster = start_cluster(tmp_path / "cluster")
+    client = cluster.client(socket_timeout=0.5, socket_connect_timeout=0.5)
+    try:
+        store = RedisStore(client)
+        keys = ["session:%d" % number for number in range(30)]
+        for key in keys:
+            store.put(key, b"v", ttl=60)
+        stopped = cluster.nodes[1].port
+        on_stopped = {key for key in keys if client.get_node_from_key(store._value(key)).port == stopped}
+        assert 0 < len(on_stopped) < len(keys)
+        cluster.nodes[1].stop()
+        for key in keys:
+            started = time.monotonic()
+            if key in on_stopped:
+                with pytest.raises(StoreUnavailable):
+                    store.get(key)
+            else:
+                assert store.get(key) == b"v"
+            assert time.monotonic() - started < HANG
+    finally:
+        client.close()
+        cluster.stop()
