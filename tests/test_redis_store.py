@@ -590,7 +590,7 @@ def test_a_cluster_node_down_fails_its_keys_promptly_and_the_others_still_work(t
     if redis_server_binary() is None:
         pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
     cluster = start_cluster(tmp_path / "cluster")
-    client = cluster.client(socket_timeout=0.5, socket_connect_timeout=0.5)
+    client: t.Any = cluster.client(socket_timeout=0.5, socket_connect_timeout=0.5)
     try:
         store = RedisStore(client)
         keys = ["session:%d" % number for number in range(30)]
