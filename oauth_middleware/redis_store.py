@@ -12,6 +12,10 @@ key, run with ``EVALSHA`` and loaded again with ``SCRIPT LOAD`` when the server 
 Keys live under the store's prefix: values at ``<prefix>v:<key>``, per-user indexes (Redis sets) at
 ``<prefix>i:<name>``, so a value and an index never collide and an ACL user can be limited to
 ``~<prefix>*``.
+
+redis-py's client-side caching (RESP3, server-assisted invalidation) is not used: redis-py enables
+it only for Redis >= 7.4, and without it every :meth:`RedisStore.get` is a round trip, so a session
+deleted on one host is gone for every other host at once.
 """
 
 from __future__ import annotations
@@ -152,6 +156,12 @@ class RedisStore:
             raise ConfigurationError(
                 "RedisStore health_check_interval must be whole seconds >= 0 (0 turns it off), not %r"
                 % (health_check_interval,),
+                option="store",
+            )
+        if ssl_ca_certs is not None and not (isinstance(url, str) and url.startswith("rediss://")):
+            raise ConfigurationError(
+                "RedisStore ssl_ca_certs applies to a rediss:// url only (for a client you build, pass it to "
+                "the client)",
                 option="store",
             )
         redis_py = import_redis()
@@ -344,7 +354,7 @@ def _client_from_url(
         # connection closed by a proxy); never on a timeout, so a slow Redis costs one timeout
         "retry": Retry(NoBackoff(), 1, supported_errors=(redis_py.ConnectionError,)),
     }
-    if url.startswith("rediss://") and ssl_ca_certs is not None:
+    if ssl_ca_certs is not None:
         options["ssl_ca_certs"] = ssl_ca_certs
     try:
         client: redis.Redis = redis_py.Redis.from_url(url, **options)

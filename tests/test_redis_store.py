@@ -145,6 +145,7 @@ except ConfigurationError as exc:
         ({"url": "redis://127.0.0.1", "socket_connect_timeout": 600}, "socket_connect_timeout must be"),
         ({"url": "redis://127.0.0.1", "health_check_interval": -1}, "health_check_interval must be whole seconds"),
         ({"client": object()}, "client must be a redis.Redis or redis.cluster.RedisCluster"),
+        ({"url": "redis://127.0.0.1", "ssl_ca_certs": "/ca.pem"}, "ssl_ca_certs applies to a rediss:// url only"),
         ({"client": "decoding"}, "decode_responses=False"),
     ],
 )
