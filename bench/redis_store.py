@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import pathlib
 import platform
@@ -47,20 +48,18 @@ def session() -> Session:
 
 
 def per_call(operation: t.Callable[[int], object], calls: int) -> float:
-    """Microseconds per call of ``operation(i)`` for i in range(calls)."""
+    """Microseconds per call of ``operation(i)`` for i in range(calls) (False from it: an error)."""
     started = time.perf_counter()
     for number in range(calls):
-        operation(number)
+        if operation(number) is False:
+            raise AssertionError("an operation failed: the benchmark would measure the wrong thing")
     return (time.perf_counter() - started) / calls * 1e6
 
 
 def operations(store: Store, sessions: StoreSessions, cookies: dict[str, str]) -> dict[str, t.Callable[[int], object]]:
     value = b"x" * 64
     store.put("bench:get", value, ttl=600)
-
-    def compare_and_delete(number: int) -> object:
-        store.put("bench:lock:%d" % number, value, ttl=60)
-        return store.compare_and_delete("bench:lock:%d" % number, value)
+    states = itertools.count()
 
     raw: t.Callable[[int], object] = lambda number: None  # noqa: E731
     if isinstance(store, RedisStore):  # what the wrapper adds to redis-py's own GET
@@ -70,13 +69,20 @@ def operations(store: Store, sessions: StoreSessions, cookies: dict[str, str]) -
         "redis-py's client.get alone (no store)": raw,
         "get (hit, 64 B)": lambda number: store.get("bench:get"),
         "put (64 B, ttl)": lambda number: store.put("bench:put:%d" % number, value, ttl=60),
-        "put if absent": lambda number: store.put("bench:state:%d" % number, value, ttl=60, only_if_absent=True),
-        "put + compare_and_delete (a lease)": compare_and_delete,
+        "put if absent (a new one-time state)": lambda number: store.put(
+            "bench:state:%d" % next(states), value, ttl=60, only_if_absent=True
+        ),
+        # the keys the put row just wrote (rows run in this order, each store in turn, every round)
+        "compare_and_expire (renew a lease)": lambda number: store.compare_and_expire(
+            "bench:put:%d" % number, value, ttl=60
+        ),
+        "compare_and_delete (release a lease)": lambda number: store.compare_and_delete("bench:put:%d" % number, value),
         "StoreSessions.load (ticket -> session)": lambda number: sessions.load(cookies, secure=True, now=time.time()),
     }
 
 
 def measure(stores: dict[str, Store], rounds: int, calls: int) -> dict[str, dict[str, float]]:
+    """Median us per call of every operation on every store."""
     lifetimes = Lifetimes(max_age=3600)
     prepared = {}
     for name, store in stores.items():
