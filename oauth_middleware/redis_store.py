@@ -100,8 +100,9 @@ class RedisStore:
 
         store = RedisStore(url="rediss://oauth:s3cret@redis.internal:6380/0")
 
+        # a client you build: give it bounded timeouts and retries (docs/deployment.md shows how)
         sentinel = redis.sentinel.Sentinel([("sentinel-1", 26379)], socket_timeout=0.5)
-        store = RedisStore(sentinel.master_for("mymaster", socket_timeout=0.5))
+        store = RedisStore(sentinel.master_for("mymaster", socket_timeout=0.5, retry=Retry(NoBackoff(), 1)))
 
     Every redis-py error (refused, timed out, a server restarting or loading, a wrong password,
     an ACL refusal) becomes :class:`~oauth_middleware.store.StoreUnavailable`, whose message never
