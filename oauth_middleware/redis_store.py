@@ -102,7 +102,8 @@ class RedisStore:
 
         # a client you build: give it bounded timeouts and retries (docs/deployment.md shows how)
         sentinel = redis.sentinel.Sentinel([("sentinel-1", 26379)], socket_timeout=0.5)
-        store = RedisStore(sentinel.master_for("mymaster", socket_timeout=0.5, retry=Retry(NoBackoff(), 1)))
+        once = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))  # never after a timeout
+        store = RedisStore(sentinel.master_for("mymaster", socket_timeout=0.5, retry=once))
 
     Every redis-py error (refused, timed out, a server restarting or loading, a wrong password,
     an ACL refusal) becomes :class:`~oauth_middleware.store.StoreUnavailable`, whose message never
