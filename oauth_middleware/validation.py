@@ -10,7 +10,6 @@ validator each option uses.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import re
 import typing as t
 from urllib.parse import urlsplit
@@ -317,14 +316,9 @@ def store(value: object, ctx: Context) -> Store | None:
             "%s must be a redis://, rediss:// (TLS) or unix:// URL such as rediss://user:PASSWORD@host:6380/0, "
             "or 'memory', got %r" % (ctx.name, shown)
         )
-    try:  # the optional Redis store, imported only when a Redis URL is given
-        redis_store = importlib.import_module("oauth_middleware.redis_store")
-    except ImportError as exc:
-        raise ctx.error(
-            "%s is a Redis URL, but the Redis store is not available (%s): pip install "
-            "'oauth-login-middleware[redis]'" % (ctx.name, exc.name or "redis")
-        ) from None
-    return t.cast(Store, redis_store.RedisStore(url=value))
+    from .redis_store import RedisStore  # imports redis-py only when a store is made (or says how to install it)
+
+    return RedisStore(url=value)
 
 
 def cookie_name(value: object, ctx: Context) -> str:

@@ -91,3 +91,30 @@ def make_site(clock: FakeClock) -> t.Callable[..., Site]:
     from support import site_factory
 
     return site_factory(clock)
+
+
+def _real_redis(tmp_path_factory: pytest.TempPathFactory, what: str) -> t.Iterator[t.Any]:
+    pytest.importorskip("redis", reason="redis-py is not installed: pip install -e '.[test]'")
+    from support import redis_server as support
+
+    if support.redis_server_binary() is None:
+        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server package)")
+    start = support.start_redis if what == "redis" else support.start_cluster
+    running = start(tmp_path_factory.mktemp(what))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
+    """One real redis-server (tests/support/redis_server.py) for the whole run, stopped by PID at the
+    end; tests that need it skip, saying why, only when the binary or redis-py is missing."""
+    yield from _real_redis(tmp_path_factory, "redis")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
+    """A real three-node Redis Cluster (primaries only) for the whole run, stopped by PID at the end."""
+    yield from _real_redis(tmp_path_factory, "redis-cluster")

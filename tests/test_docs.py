@@ -24,6 +24,7 @@ import flask
 import pytest
 import requests
 import webtest
+from support.docs import python_files
 
 from oauth_middleware import OAuthMiddleware
 from oauth_middleware.testing import FakeGitHub, login_as
@@ -31,24 +32,12 @@ from oauth_middleware.testing.__main__ import banner
 
 ROOT = pathlib.Path(__file__).parent.parent
 DOCS = ROOT / "docs"
-FENCE = re.compile(r"^```python\n(.*?)^```\n", re.DOTALL | re.MULTILINE)
-FILE_HEADER = re.compile(r"# (\w+\.py)")
 SECRETS = {
     "GITHUB_OAUTH_CLIENT_ID": "Iv1.docs-test",
     "GITHUB_OAUTH_CLIENT_SECRET": "docs-test-secret",
     "OAUTH_MIDDLEWARE_SECRET_KEY": secrets.token_urlsafe(32),
 }
 EXECUTED_PAGES = ["README.md", "docs/quickstart.md", "docs/tutorial.md", "docs/testing.md"]
-
-
-def python_files(page: str) -> dict[str, str]:
-    """The page's Python blocks by file name (each must open with a ``# name.py`` line)."""
-    files: dict[str, str] = {}
-    for block in FENCE.findall((ROOT / page).read_text()):
-        header = FILE_HEADER.fullmatch(block.splitlines()[0])
-        assert header, "%s: a Python block must start with '# file.py' so a test can run it:\n%s" % (page, block)
-        files[header.group(1)] = block
-    return files
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """The Store contract (every implementation must pass it) and leases built on it (STORE-5, STORE-6).
 
 Implementations are listed in ``STORES``; a backend that needs a server adds a factory there that
-skips, saying why, when the server cannot be started.
+skips, saying why, when the server cannot be started. The Redis store runs the whole contract
+against a real redis-server (the ``redis_server`` fixture in conftest.py), flushed before each test;
+as Redis has no clock to fake, the test's clock moving also shortens every TTL in Redis by as much.
 """
 
 from __future__ import annotations
@@ -12,21 +14,62 @@ import typing as t
 
 import pytest
 from conftest import FakeClock
+from support.contention import contend
 
 from oauth_middleware.leases import Lease
 from oauth_middleware.store import MemoryStore, Store
 
+if t.TYPE_CHECKING:
+    from oauth_middleware.redis_store import RedisStore
 
-def memory_store(clock: FakeClock) -> Store:
+
+def memory_store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
     return MemoryStore(clock=clock)
 
 
-STORES: dict[str, t.Callable[[FakeClock], Store]] = {"memory": memory_store}
+def redis_store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
+    from oauth_middleware.redis_store import RedisStore
+
+    server = request.getfixturevalue("redis_server")
+    return _on_redis(request, clock, server.client(), RedisStore(url=server.url, prefix="contract:"))
+
+
+def redis_cluster_store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
+    """On a three-node Redis Cluster: keys of one test land on several nodes."""
+    from oauth_middleware.redis_store import RedisStore
+
+    cluster = request.getfixturevalue("redis_cluster")
+    client = cluster.client()
+    request.addfinalizer(client.close)
+    return _on_redis(request, clock, cluster.client(), RedisStore(client, prefix="contract:"))
+
+
+def _on_redis(request: pytest.FixtureRequest, clock: FakeClock, admin: t.Any, store: RedisStore) -> Store:
+    from support.redis_server import age_keys
+
+    admin.flushdb()
+    monkeypatch = request.getfixturevalue("monkeypatch")
+
+    def advance(seconds: float) -> None:
+        FakeClock.advance(clock, seconds)
+        age_keys(admin, store.prefix, seconds)
+
+    monkeypatch.setattr(clock, "advance", advance)
+    request.addfinalizer(admin.close)
+    request.addfinalizer(store.close)
+    return store
+
+
+STORES: dict[str, t.Callable[[pytest.FixtureRequest, FakeClock], Store]] = {
+    "memory": memory_store,
+    "redis": redis_store,
+    "redis-cluster": redis_cluster_store,
+}
 
 
 @pytest.fixture(params=list(STORES))
 def store(request: pytest.FixtureRequest, clock: FakeClock) -> Store:
-    return STORES[request.param](clock)
+    return STORES[request.param](request, clock)
 
 
 def test_values_expire(store: Store, clock: FakeClock) -> None:
@@ -75,6 +118,24 @@ def test_indexes(store: Store, clock: FakeClock) -> None:
     clock.advance(101)  # an index lives as long as its longest ttl
     assert store.index_members("user:1") == set()
     assert store.indexes("user:") == []
+
+
+def test_a_value_and_an_index_may_share_a_name(store: Store) -> None:
+    store.put("user:1", b"v", ttl=10)
+    store.index_add("user:1", "s1", ttl=10)
+    assert store.get("user:1") == b"v" and store.index_members("user:1") == {"s1"}
+    assert store.indexes("user:") == ["user:1"]
+
+
+def test_odd_keys_and_values_round_trip(store: Store) -> None:
+    """Glob characters in names (SCAN patterns) and every byte value (NUL, non-UTF-8) survive."""
+    value = bytes(range(256))
+    assert store.put("k*[?]\\", value, ttl=10)
+    assert store.get("k*[?]\\") == value and store.get("k") is None
+    store.index_add("u[1]*", "m", ttl=10)
+    store.index_add("u1x", "m", ttl=10)
+    assert store.indexes("u[1]*") == ["u[1]*"]
+    assert store.compare_and_delete("k*[?]\\", value)
 
 
 def test_memory_store_stays_bounded_under_a_flood(clock: FakeClock) -> None:
@@ -130,27 +191,4 @@ def test_a_waiter_gets_the_lease_when_it_is_released() -> None:
 
 
 def test_eight_threads_never_hold_one_lease_at_once() -> None:
-    store = MemoryStore()
-    inside, most, acquired = 0, 0, 0
-    guard = threading.Lock()
-
-    def worker() -> None:
-        nonlocal inside, most, acquired
-        for _ in range(20):
-            lease = Lease.acquire(store, "refresh:s", seconds=5, wait=5, poll=0.001)
-            assert lease is not None
-            with lease:
-                with guard:
-                    inside += 1
-                    most = max(most, inside)
-                    acquired += 1
-                time.sleep(0.001)
-                with guard:
-                    inside -= 1
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert (most, acquired) == (1, 160)
+    assert contend([MemoryStore()], threads=8, rounds=20) == (1, 160)
