@@ -51,6 +51,7 @@ from .text import display_login, for_log
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from webob import Response
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +59,6 @@ _HOST_RE = re.compile(r"\A(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]
 _MAX_FORM_BYTES = 16 * 1024
 _QUERY_SAFE = "=&;%+:@/,!$'()*~"  # a query string re-quoted for a Location header: CR, LF, space escaped
 _CACHE_HEADERS = ("cache-control", "expires", "pragma")
-#: The 403 page's text; ``%s`` is " as LOGIN" for a login of the usual shape, empty otherwise.
-NOT_ALLOWED_HELP = (
-    "You are logged in to GitHub%s, but that account is not allowed to use this application. "
-    "If you belong to an allowed organisation or team, the usual causes are: your membership is "
-    "private and was not shared with this application; the organisation restricts third-party "
-    "OAuth application access and has not approved this one; or the organisation uses SAML single "
-    "sign-on and you have not authorized this application for it. Ask an organisation owner, then "
-    "log in again."
-)
 Headers = list[tuple[str, str]]
 
 
@@ -131,6 +123,10 @@ class OAuthMiddleware:
     :param allowed_orgs: organisations whose members are admitted; adds ``read:org`` to the scope.
     :param allowed_teams: teams (``"org/team-slug"``) whose members are admitted; adds ``read:org``.
         With no allow-list, every GitHub user is admitted; with several, matching any one is enough.
+    :param allowed_domains: domains of verified email addresses (or Google's ``hd``) admitted;
+        needs an OpenID Connect provider.
+    :param allowed_groups: groups admitted: the OpenID Connect provider's groups claim, or with
+        GitHub orgs and ``org/team-slug`` teams.
     :param revalidate_after: seconds after which a session's profile and memberships are fetched
         again (a user removed from an allowed org loses access then); ``"auto"``: 600 when
         allow-lists are set, never otherwise; ``None``: never.
@@ -173,6 +169,8 @@ class OAuthMiddleware:
         allowed_users: t.Sequence[str | int] = (),
         allowed_orgs: t.Sequence[str] = (),
         allowed_teams: t.Sequence[str] = (),
+        allowed_domains: t.Sequence[str] = (),  # verified email domains (OpenID Connect)
+        allowed_groups: t.Sequence[str] = (),  # the provider's groups claim
         revalidate_after: int | None | t.Literal["auto"] = "auto",  # 600 s with allow-lists
         revalidate_grace: int = 3600,  # an hour-long GitHub outage logs nobody out; never unbounded
         idle_timeout: int | None = None,  # off: a login lasts max_age, like most GitHub logins
@@ -190,7 +188,13 @@ class OAuthMiddleware:
         self.secret_keys: tuple[bytes, ...] = settings["secret_key"]
         self.allow_insecure_http: bool = settings["allow_insecure_http"]
         self.provider: Provider = settings["provider"]
-        self.policy = AccessPolicy.of(settings["allowed_users"], settings["allowed_orgs"], settings["allowed_teams"])
+        self.policy = AccessPolicy.of(
+            settings["allowed_users"],
+            settings["allowed_orgs"],
+            settings["allowed_teams"],
+            settings["allowed_domains"],
+            settings["allowed_groups"],
+        )
         self.scope: tuple[str, ...] = settings["scope"]
         self.login_path: str = settings["login_path"]
         self.callback_path: str = settings["callback_path"]
@@ -314,8 +318,8 @@ class OAuthMiddleware:
                 if session is None:
                     extra = self.sessions.clear(secure=secure, present=cookies)
                     if outcome.ended == "not_allowed":
-                        refused = NotAllowed(_not_allowed_help(loaded.session.username), headers=extra)
-                        return render_error(environ, refused)(environ, start_response)
+                        refused = NotAllowed(self._not_allowed_help(loaded.session.username), headers=extra)
+                        return self._render(environ, refused)(environ, start_response)
                 elif outcome.changed:
                     extra = self.sessions.dump(session, secure=secure, present=cookies)
         else:
@@ -426,13 +430,22 @@ class OAuthMiddleware:
         try:
             status, headers, body = handler(environ)
         except OAuthMiddlewareError as exc:
-            response = render_error(environ, exc, login_url=self._login_url(environ) if exc.status != 405 else None)
+            response = self._render(environ, exc, login_url=self._login_url(environ) if exc.status != 405 else None)
             return response(environ, start_response)
         except Exception:
             log.exception("unexpected error in %s", handler.__name__.lstrip("_"))
-            return render_error(environ, OAuthMiddlewareError())(environ, start_response)
+            return self._render(environ, OAuthMiddlewareError())(environ, start_response)
         start_response(status, headers)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+    def _render(self, environ: WSGIEnvironment, exc: OAuthMiddlewareError, login_url: str | None = None) -> Response:
+        """:func:`render_error` with this provider's display name in the text."""
+        return render_error(environ, exc, login_url=login_url, provider=self.provider.display_name)
+
+    def _not_allowed_help(self, username: object) -> str:
+        """The 403 text: the provider's, naming the account only if its login has the usual
+        shape (ERR-10)."""
+        return self.provider.not_allowed_help(display_login(username) or None)
 
     def _login_url(self, environ: WSGIEnvironment) -> str:
         return _quoted(environ.get("SCRIPT_NAME", "")) + self.login_path
@@ -455,6 +468,7 @@ class OAuthMiddleware:
             next_url=self._safe_next(_query(environ).get("next"), environ),
             redirect_uri=self.redirect_uri or self._callback_url(environ),
             now=self.clock(),
+            nonce=self.provider.uses_nonce,
         )
         if self.redirect_uri:
             self.diagnostics.login_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""), self.redirect_uri)
@@ -462,9 +476,9 @@ class OAuthMiddleware:
         headers = self.flows.evictions(cookies, secure=secure)
         headers.append(self.flows.dump(flow, secure=secure))
         location = self.client.authorization_url(
-            redirect_uri=flow.redirect_uri, state=flow.state, verifier=flow.verifier
+            redirect_uri=flow.redirect_uri, state=flow.state, verifier=flow.verifier, nonce=flow.nonce
         )
-        log.debug("login started; redirecting to %s", self.provider.name)
+        log.debug("login started; redirecting to %s", self.provider.display_name)
         status, own, body = _redirect("302 Found", location)
         return status, own + headers, body
 
@@ -506,28 +520,32 @@ class OAuthMiddleware:
             error = params.get("error")
             if error is not None:
                 if error == "access_denied":
-                    log.info("login cancelled at %s", self.provider.name)
+                    log.info("login cancelled at %s", self.provider.display_name)
                     raise AccessDenied()
-                log.warning("%s sent the callback with error=%s", self.provider.name, _printable(error))
-                raise ProviderError("GitHub refused the login request (%s)." % _printable(error))
+                log.warning("%s sent the callback with error=%s", self.provider.display_name, _printable(error))
+                raise ProviderError("{provider} refused the login request (%s)." % _printable(error))
             code = params.get("code")
             if not code:
                 raise BadRequest("The callback has no authorization code.")
             if not self.flows.redeem(flow):  # only now is the state remembered as used (CSRF-4)
                 raise StateError()
-            token = self.client.exchange_code(
-                code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier, now=self.clock()
+            token = self.client.redeem(
+                code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier, nonce=flow.nonce, now=self.clock()
             )
-            user = self.client.fetch_profile(token)
-            username = user[self.provider.username_field]
-            groups = self.policy.keep(self.client.fetch_groups(token)) if self.policy.needs_groups else []
-            if not self.policy.admits(username, groups, user.get("id")):
-                log.warning("%s logged in at %s but is not in the allow-lists", for_log(username), self.provider.name)
-                raise NotAllowed(_not_allowed_help(username))
+            identity = self.client.identify(token, with_groups=self.policy.needs_groups)
+            username = identity.username
+            groups = self.policy.keep(identity.groups)
+            if not self.policy.admits_identity(identity, groups):
+                log.warning(
+                    "%s logged in at %s but is not in the allow-lists", for_log(username), self.provider.display_name
+                )
+                raise NotAllowed(self._not_allowed_help(username))
         except OAuthMiddlewareError as exc:
             exc.headers = tuple(exc.headers) + tuple(consumed)
             raise
-        session = Session.new(user=user, token=token, username=username, groups=groups, now=self.clock())
+        session = Session.new(
+            user=identity.profile, token=token, username=username, groups=groups, now=self.clock(), sub=identity.sub
+        )
         headers = consumed + self.sessions.dump(session, secure=secure, present=cookies)
         log.info("login succeeded for %s", for_log(session.username))
         status, own, body = _redirect("302 Found", self._safe_next(flow.next_url, environ))
@@ -574,13 +592,15 @@ class OAuthMiddleware:
         if loaded is None:
             return
         try:
-            self.client.revoke(loaded.session.token["access_token"])
+            self.client.revoke(loaded.session.token)
         except Exception:  # documented: a failure is logged and never blocks the logout
             log.warning(
-                "could not revoke the token of %s at GitHub; logged out locally", for_log(loaded.session.username)
+                "could not revoke the token of %s at %s; logged out locally",
+                for_log(loaded.session.username),
+                self.provider.display_name,
             )
         else:
-            log.info("revoked the token of %s at GitHub", for_log(loaded.session.username))
+            log.info("revoked the token of %s at %s", for_log(loaded.session.username), self.provider.display_name)
 
     def _is_cross_site(self, environ: WSGIEnvironment) -> bool:
         site = environ.get("HTTP_SEC_FETCH_SITE")
@@ -607,12 +627,6 @@ def _quoted(wsgi_path: str) -> str:
     if wsgi_path.startswith("//"):
         wsgi_path = "/" + wsgi_path.lstrip("/")  # never a protocol-relative "//host" URL
     return quote(wsgi_path.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=~")
-
-
-def _not_allowed_help(username: object) -> str:
-    """The 403 text: names the account only if its login has the usual shape (ERR-10)."""
-    shown = display_login(username)
-    return NOT_ALLOWED_HELP % (" as " + shown if shown else "")
 
 
 def _printable(value: str) -> str:
