@@ -24,6 +24,7 @@ from .clients import flask_login_as as flask_login_as
 from .fake_github import FakeGitHub as FakeGitHub
 from .fake_github import FakeUser as FakeUser
 from .fake_github import WSGITransportAdapter as WSGITransportAdapter
+from .fake_oidc import FakeOIDC as FakeOIDC
 from .helpers import find_middleware as find_middleware
 from .helpers import login_as as login_as
 from .helpers import logout as logout

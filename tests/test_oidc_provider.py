@@ -1,0 +1,258 @@
+"""Interoperability with a real OpenID Certified provider: panva's oidc-provider (npm, pinned in
+tests/oidc_provider/package.json and package-lock.json), run with Node on 127.0.0.1.
+
+A plain requests.Session plays the browser (authorize, the provider's login and consent forms);
+our Discovery, IdTokenValidator and IdentityMapper do the client's side with the provider's real
+keys. Skipped, saying why, only when node/npm are missing or the npm registry cannot be reached.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import pathlib
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import typing as t
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import jwt
+import pytest
+import requests
+
+from oauth_middleware.oidc import Discovery, IdentityMapper, IdTokenValidator, JWKSCache, merge_userinfo
+from tests.support.servers import Server, http_session, server_env, wait_healthy
+
+HARNESS = pathlib.Path(__file__).parent / "oidc_provider"
+INSTALL = HARNESS / ".install"  # ignored by git: node_modules and npm's cache
+NPM_TIMEOUT = 300  # seconds for `npm ci`
+CLIENT_ID = "harness-client"
+CLIENT_SECRET = "harness-client-secret-0123456789abcdef"
+REDIRECT_URI = "https://app.example.com/auth/callback"
+TIMEOUT = 10  # seconds, every request
+MAX_HOPS = 12  # redirects and forms followed by the "browser" in one login
+NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH", "network")
+
+pytestmark = pytest.mark.e2e
+
+
+def _install() -> None:
+    """`npm ci` the pinned oidc-provider into tests/oidc_provider/.install (once per lock file)."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("node/npm are not installed (.ci/run installs them from Debian when it can)")
+    lock = (HARNESS / "package-lock.json").read_bytes()
+    stamp = INSTALL / "installed-lock.sha256"
+    digest = hashlib.sha256(lock).hexdigest()
+    INSTALL.mkdir(exist_ok=True)
+    for name in ("package.json", "package-lock.json", "server.js"):
+        shutil.copyfile(HARNESS / name, INSTALL / name)
+    if stamp.exists() and stamp.read_text() == digest and (INSTALL / "node_modules" / "oidc-provider").is_dir():
+        return
+    try:
+        result = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--cache", str(INSTALL / "npm-cache")],
+            cwd=INSTALL,
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT,
+            env=server_env(),
+        )
+    except subprocess.TimeoutExpired:
+        pytest.skip("npm ci did not finish in %d s: is the npm registry reachable?" % NPM_TIMEOUT)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.splitlines()[-5:])
+        if any(marker in result.stderr for marker in NETWORK_ERRORS):
+            pytest.skip("the npm registry cannot be reached: " + tail)
+        pytest.fail("npm ci failed:\n" + tail)
+    stamp.write_text(digest)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Server]:
+    _install()
+    port = _free_port()
+    stderr_path = tmp_path_factory.mktemp("oidc-provider") / "stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            ["node", "server.js", str(port), REDIRECT_URI],
+            cwd=INSTALL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=server_env(NODE_ENV="test"),
+            start_new_session=True,  # its own process group: stopped by PID with everything it started
+        )
+    server = Server("oidc-provider", process, "http://127.0.0.1:%d" % port, stderr_path)
+    try:
+        wait_healthy(server, "/.well-known/openid-configuration")
+        yield server
+    finally:
+        server.stop()
+
+
+class Client:
+    """Our side: discovery, validator and mapper on the provider's real metadata and keys."""
+
+    def __init__(self, issuer: str) -> None:
+        self.http = http_session()
+        self.mono = [1000.0]
+        self.discovery = Discovery(issuer, http=self.http, allow_insecure_http=True, timeout=TIMEOUT)
+        self.keys = JWKSCache(
+            self.discovery.get().jwks_uri, http=self.http, allow_insecure_http=True, clock=lambda: self.mono[0]
+        )
+        self.validator = IdTokenValidator(self.discovery, client_id=CLIENT_ID, keys=self.keys)
+        self.mapper = IdentityMapper(groups_claim="groups")
+
+    def token(self, **data: str) -> dict[str, t.Any]:
+        metadata = self.discovery.get()
+        response = self.http.post(metadata.token_endpoint, data=data, auth=(CLIENT_ID, CLIENT_SECRET), timeout=TIMEOUT)
+        return t.cast(dict[str, t.Any], response.json())
+
+    def redeem(self, code: str, verifier: str) -> dict[str, t.Any]:
+        return self.token(grant_type="authorization_code", code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
+
+
+def _form(page: str, base: str) -> tuple[str, dict[str, str]]:
+    """The first form of ``page``: its absolute action and its named inputs' values."""
+    match = re.search(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', page, re.S)
+    assert match, "no form on the provider's page"
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", match.group(2)):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[html.unescape(name.group(1))] = html.unescape(value.group(1)) if value else ""
+    return urljoin(base, html.unescape(match.group(1))), fields
+
+
+def browser_login(client: Client, *, nonce: str, verifier: str, user: str = "alice") -> dict[str, str]:
+    """Drive authorize, the login form and the consent form; return the callback's parameters."""
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    state = secrets.token_urlsafe(16)
+    params = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid email profile groups",
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    with http_session() as browser:
+        return _follow(browser, client, params, state, user)
+
+
+def _follow(browser: requests.Session, client: Client, params: dict[str, str], state: str, user: str) -> dict[str, str]:
+    url = client.discovery.get().authorization_endpoint + "?" + urlencode(params)
+    response = browser.get(url, allow_redirects=False, timeout=TIMEOUT)
+    for _ in range(MAX_HOPS):
+        if response.is_redirect:
+            location = urljoin(response.url, response.headers["Location"])
+            if location.startswith(REDIRECT_URI):
+                query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+                assert query.get("state") == state, query
+                return query
+            response = browser.get(location, allow_redirects=False, timeout=TIMEOUT)
+            continue
+        assert response.status_code == 200, (response.status_code, response.text[:500])
+        action, fields = _form(response.text, response.url)
+        if fields.get("prompt") == "login":
+            fields.update(login=user, password="any password")
+        response = browser.post(action, data=fields, allow_redirects=False, timeout=TIMEOUT)
+    raise AssertionError("login did not come back to the redirect URI in %d hops" % MAX_HOPS)
+
+
+@pytest.fixture
+def client(provider: Server) -> t.Iterator[Client]:
+    client = Client(provider.url)
+    yield client
+    client.http.close()
+
+
+def test_login_userinfo_and_refresh_with_oidc_provider(provider: Server, client: Client) -> None:
+    metadata = client.discovery.get()
+    assert metadata.issuer == provider.url and "S256" in metadata.code_challenge_methods_supported
+    nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
+    back = browser_login(client, nonce=nonce, verifier=verifier)
+    assert back["iss"] == provider.url  # RFC 9207, which oidc-provider sends
+    exchange = {"grant_type": "authorization_code", "code": back["code"], "redirect_uri": REDIRECT_URI}
+    assert client.token(**exchange, code_verifier=secrets.token_urlsafe(48))["error"] == "invalid_grant"  # PKCE
+    back = browser_login(client, nonce=nonce, verifier=verifier)
+    exchange["code"] = back["code"]
+    token = client.token(**exchange, code_verifier=verifier)
+    claims = client.validator.validate(token["id_token"], nonce=nonce, access_token=token["access_token"])
+    assert claims["sub"] == "alice" and claims["aud"] == CLIENT_ID and claims["nonce"] == nonce
+    with pytest.raises(Exception, match="nonce"):  # another login's nonce
+        client.validator.validate(token["id_token"], nonce="other", access_token=token["access_token"])
+
+    userinfo = client.http.get(
+        metadata.userinfo_endpoint or "", headers={"Authorization": "Bearer " + token["access_token"]}, timeout=TIMEOUT
+    ).json()
+    identity = client.mapper.identity(merge_userinfo(claims, userinfo))
+    assert (identity.user_id, identity.username, identity.email, identity.groups) == (
+        "alice",
+        "alice",
+        "alice@example.com",
+        ("staff", "admins"),
+    )
+
+    refreshed = client.token(grant_type="refresh_token", refresh_token=token["refresh_token"])
+    assert refreshed["refresh_token"] != token["refresh_token"]  # rotated
+    again = client.validator.validate(refreshed["id_token"], nonce=None, access_token=refreshed["access_token"])
+    assert again["sub"] == claims["sub"]
+    assert client.token(grant_type="refresh_token", refresh_token=token["refresh_token"])["error"] == "invalid_grant"
+
+    # the code is single use; redeeming it again also revokes what it gave (RFC 6749 4.1.2)
+    assert client.token(**exchange, code_verifier=verifier)["error"] == "invalid_grant"
+    after = client.token(grant_type="refresh_token", refresh_token=refreshed["refresh_token"])
+    assert after.get("error") == "invalid_grant"
+
+
+def test_keys_rotated_between_login_start_and_callback(provider: Server, client: Client) -> None:
+    nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
+    first = browser_login(client, nonce=nonce, verifier=verifier)
+    token = client.token(
+        grant_type="authorization_code", code=first["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier
+    )
+    client.validator.validate(token["id_token"], nonce=nonce, access_token=token["access_token"])
+    assert client.keys.fetches == 1
+    back = browser_login(client, nonce=nonce, verifier=verifier)  # login started, code issued ...
+    rotated = requests.post(provider.url + "/test-admin/rotate-keys", timeout=TIMEOUT).json()
+    client.mono[0] += 61  # ... and the callback comes after the refetch interval
+    token = client.token(
+        grant_type="authorization_code", code=back["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier
+    )
+    header = jwt.get_unverified_header(token["id_token"])
+    assert header["kid"] == rotated["kids"][0]  # signed with the new key, unknown to our cache
+    claims = client.validator.validate(token["id_token"], nonce=nonce, access_token=token["access_token"])
+    assert claims["sub"] == "alice"
+    assert client.keys.fetches == 2  # exactly one refetch
+
+
+def test_the_harness_skips_only_for_missing_node_or_an_unreachable_registry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    module = __import__(__name__, fromlist=["_install"])
+    monkeypatch.setattr(module, "INSTALL", tmp_path)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match="node/npm are not installed"):
+        _install()
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
+    for stderr, outcome in (
+        ("npm error code ENOTFOUND\nnpm error request to https://registry.npmjs.org failed", pytest.skip.Exception),
+        ("npm error code EUSAGE\nnpm error The package-lock.json is out of sync", pytest.fail.Exception),
+    ):
+        failed = subprocess.CompletedProcess(["npm"], 1, stdout="", stderr=stderr)
+        monkeypatch.setattr(subprocess, "run", lambda *args, failed=failed, **kwargs: failed)
+        with pytest.raises(outcome):
+            _install()
