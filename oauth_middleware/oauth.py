@@ -349,31 +349,42 @@ class OAuthClient:
                 token_url,
                 code=code,
                 code_verifier=verifier,
-                include_client_id=True,
-                client_secret=self.client_secret,
+                **self._client_auth(),
                 timeout=_request_timeout(self.timeout),
                 headers=_TOKEN_HEADERS,
             ),
             now=now,
         )
 
-    def refresh(self, refresh_token: str, *, now: float) -> dict[str, t.Any]:
+    def refresh(
+        self, refresh_token: str, *, now: float, previous: t.Mapping[str, t.Any] | None = None
+    ) -> dict[str, t.Any]:
         """The provider's :meth:`~oauth_middleware.providers.Provider.refresh`: a new token
-        dict for a (maybe single-use) refresh token; never retried."""
-        return self.provider.refresh(self, refresh_token, now=now)
+        dict for a (maybe single-use) refresh token of the token ``previous``; never retried."""
+        return self.provider.refresh(self, refresh_token, now=now, previous=previous)
+
+    def _client_auth(self) -> dict[str, t.Any]:
+        """How the token request authenticates this client: in the body (GitHub's way, the
+        default) or with HTTP Basic (``client_secret_basic``)."""
+        if self.provider.token_auth_method(self) == "client_secret_basic":
+            return {"include_client_id": False, "client_secret": self.client_secret}
+        return {"include_client_id": True, "client_secret": self.client_secret}
 
     def refresh_grant(self, refresh_token: str, *, now: float) -> dict[str, t.Any]:
         """The ``refresh_token`` grant at the token endpoint; never retried."""
         oauth = self._oauth_session()
         token_url = self.current_token_url()
+        if self.provider.token_auth_method(self) == "client_secret_basic":
+            credentials: dict[str, t.Any] = {"auth": requests.auth.HTTPBasicAuth(self.client_id, self.client_secret)}
+        else:
+            credentials = {"client_id": self.client_id, "client_secret": self.client_secret}
         return self._token_call(
             lambda: oauth.refresh_token(
                 token_url,
                 refresh_token=refresh_token,
                 timeout=_request_timeout(self.timeout),
                 headers=_TOKEN_HEADERS,
-                client_id=self.client_id,
-                client_secret=self.client_secret,
+                **credentials,
             ),
             now=now,
         )
@@ -583,6 +594,7 @@ def api_request(
     timeout: float | tuple[float, float],
     auth: tuple[str, str] | None = None,
     json_body: t.Any = None,
+    form_body: t.Mapping[str, str] | None = None,
 ) -> tuple[t.Any, requests.Response]:
     """One API call; returns (parsed JSON or None for an empty body, response).
 
@@ -603,6 +615,7 @@ def api_request(
             allow_redirects=False,
             auth=auth,
             json=json_body,
+            data=form_body,
         )
         try:
             body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)

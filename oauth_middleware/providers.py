@@ -207,9 +207,22 @@ class Provider:
         Connect provider also validates the ``id_token`` against this login's ``nonce`` here."""
         return client.exchange_code(code=code, redirect_uri=redirect_uri, verifier=verifier, now=now)
 
-    def refresh(self, client: OAuthClient, refresh_token: str, *, now: float) -> dict[str, t.Any]:
-        """Trade a refresh token for a new token dict (never retried)."""
+    def refresh(
+        self,
+        client: OAuthClient,
+        refresh_token: str,
+        *,
+        now: float,
+        previous: t.Mapping[str, t.Any] | None = None,
+    ) -> dict[str, t.Any]:
+        """Trade a refresh token (of the token dict ``previous``) for a new token dict (never
+        retried)."""
         return client.refresh_grant(refresh_token, now=now)
+
+    def token_auth_method(self, client: OAuthClient) -> str:
+        """How the client authenticates at the token endpoint: ``"client_secret_post"`` (in the
+        body, what GitHub expects) or ``"client_secret_basic"``."""
+        return "client_secret_post"
 
     def revoke(self, client: OAuthClient, token: t.Mapping[str, t.Any]) -> None:
         """Revoke the session's token at the provider (``revoke_on_logout``). Raises when the

@@ -132,7 +132,7 @@ class Renewals:
             refresh_token = token.get("refresh_token")
             if refresh_token and isinstance(expires_at, (int, float)) and now >= expires_at - lifetimes.refresh_margin:
                 try:
-                    new_token = self.client.refresh(refresh_token, now=now)
+                    new_token = self.client.refresh(refresh_token, now=now, previous=token)
                 except TokenRefused:
                     if now >= expires_at:
                         raise
