@@ -233,6 +233,7 @@ class OAuthMiddleware:
             http=self.http,
             timeout=self.timeout,
             allow_insecure_http=self.allow_insecure_http,
+            clock=self._now,
         )
         lifetimes = Lifetimes(
             max_age=self.max_age,

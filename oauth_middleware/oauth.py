@@ -265,6 +265,7 @@ class OAuthClient:
         the whole answer), or a ``(connect, read)`` pair: connecting within the first, the whole
         call within their sum.
     :param allow_insecure_http: permit ``http://`` provider URLs (local development).
+    :param clock: returns the current time in seconds.
     """
 
     def __init__(
@@ -277,8 +278,11 @@ class OAuthClient:
         http: requests.Session,
         timeout: float | tuple[float, float],
         allow_insecure_http: bool = False,
+        clock: t.Callable[[], float] = time.time,
     ) -> None:
         self.provider = provider
+        #: wall-clock seconds (the middleware's ``clock``), e.g. for id_token times
+        self.clock = clock
         self.client_id = client_id
         self.client_secret = client_secret
         self.scope = scope

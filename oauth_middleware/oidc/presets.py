@@ -63,6 +63,7 @@ class Google(OpenIDConnect):
             client_id=client.client_id,
             algorithms=self.algorithms,
             leeway=self.leeway,
+            clock=client.clock,
         )
 
     def hosted_domain(self, claims: t.Mapping[str, t.Any]) -> str | None:

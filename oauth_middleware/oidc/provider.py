@@ -213,6 +213,7 @@ class OpenIDConnect(Provider):
             allow_hmac=self.allow_hmac,
             client_secret=client.client_secret if self.allow_hmac else None,
             leeway=self.leeway,
+            clock=client.clock,
         )
 
     def metadata(self, client: OAuthClient) -> ProviderMetadata:
