@@ -346,8 +346,8 @@ class OAuthClient:
         scopes, a list) and, for expiring tokens, ``expires_at``, ``refresh_token`` and
         ``refresh_token_expires_at`` (seconds since the epoch).
         """
+        token_url = self.current_token_url()  # first: it may mount the http alias the session copies
         oauth = self._oauth_session(redirect_uri=redirect_uri)
-        token_url = self.current_token_url()
         return self._token_call(
             lambda: oauth.fetch_token(
                 token_url,
@@ -376,8 +376,8 @@ class OAuthClient:
 
     def refresh_grant(self, refresh_token: str, *, now: float) -> dict[str, t.Any]:
         """The ``refresh_token`` grant at the token endpoint; never retried."""
+        token_url = self.current_token_url()  # first: it may mount the http alias the session copies
         oauth = self._oauth_session()
-        token_url = self.current_token_url()
         if self.provider.token_auth_method(self) == "client_secret_basic":
             credentials: dict[str, t.Any] = {"auth": requests.auth.HTTPBasicAuth(self.client_id, self.client_secret)}
         else:
