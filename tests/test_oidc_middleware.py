@@ -78,7 +78,9 @@ class Harness:
         )
         from oauth_middleware.testing import WSGITransportAdapter
 
-        self.middleware.http.mount(self.fake.base_url + "/", WSGITransportAdapter(self.swap))
+        self.prefix = urlsplit(self.fake.base_url).path  # the fake's routes are below the issuer's path
+        adapter = WSGITransportAdapter(self.swap, script_name=self.prefix)
+        self.middleware.http.mount(self.fake.base_url + "/", adapter)
         self.app = webtest.TestApp(self.middleware, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "app.test"})
         self.browser = webtest.TestApp(self.fake)
 
@@ -87,7 +89,7 @@ class Harness:
         location = self.app.get("/auth/login").headers["Location"]
         parts = urlsplit(location)
         assert location.startswith(self.fake.base_url + "/authorize?")
-        back = self.browser.get(parts.path + "?" + parts.query).headers["Location"]
+        back = self.browser.get(parts.path[len(self.prefix) :] + "?" + parts.query).headers["Location"]
         return {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
 
     def callback(self, query: dict[str, str], status: int | str = 302) -> webtest.TestResponse:
@@ -332,9 +334,46 @@ def test_presets_spell_their_issuers() -> None:
 
 
 @pytest.mark.parametrize("tenant", ["common", "organizations", "consumers"])
-def test_entra_refuses_a_multi_tenant_authority(tenant: str) -> None:
-    with pytest.raises(ConfigurationError, match="any tenant"):
+def test_entra_refuses_a_multi_tenant_authority_without_a_tenant_list(tenant: str) -> None:
+    with pytest.raises(ConfigurationError, match="any tenant: pass tenants="):
         MicrosoftEntra(tenant)
+    with pytest.raises(ConfigurationError, match="only for a multi-tenant authority"):
+        MicrosoftEntra("contoso.onmicrosoft.com", tenants=["x"])
+
+
+ALLOWED_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+@pytest.mark.parametrize(("tid", "status"), [(ALLOWED_TENANT, 302), ("0d5a6a3c-0000-4000-8000-00000000beef", 502)])
+def test_entra_multi_tenant_admits_only_the_listed_tenants(tid: str, status: int) -> None:
+    fake = FakeOIDC("https://login.microsoftonline.com/organizations/v2.0", auto_approve="alice")
+    fake.discovery_overrides["issuer"] = "https://login.microsoftonline.com/{tenantid}/v2.0"
+    harness = Harness(MicrosoftEntra("organizations", tenants=[ALLOWED_TENANT]), fake=fake)
+    issuer = "https://login.microsoftonline.com/%s/v2.0" % tid
+    harness.swap.make = lambda nonce, access_token: fake.id_token(
+        "alice", nonce=nonce, access_token=access_token, iss=issuer, tid=tid
+    )
+    response = harness.callback(harness.start(), status=status)
+    if status == 502:
+        assert "issued by another issuer" in html.unescape(response.text)
+        _no_session(harness, response)
+    else:
+        assert harness.app.get("/").json["REMOTE_USER"] == "alice"
+
+
+def test_entra_multi_tenant_refuses_a_token_claiming_another_tenants_issuer() -> None:
+    """tid on the list, but iss of another tenant: refused (both must agree)."""
+    fake = FakeOIDC("https://login.microsoftonline.com/organizations/v2.0", auto_approve="alice")
+    fake.discovery_overrides["issuer"] = "https://login.microsoftonline.com/{tenantid}/v2.0"
+    harness = Harness(MicrosoftEntra("organizations", tenants=[ALLOWED_TENANT]), fake=fake)
+    harness.swap.make = lambda nonce, access_token: fake.id_token(
+        "alice",
+        nonce=nonce,
+        access_token=access_token,
+        iss="https://login.microsoftonline.com/other/v2.0",
+        tid=ALLOWED_TENANT,
+    )
+    _no_session(harness, harness.callback(harness.start(), status=502))
 
 
 def test_allowed_domains_need_a_provider_that_verifies_emails() -> None:

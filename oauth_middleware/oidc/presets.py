@@ -7,6 +7,7 @@ docs/providers.md.
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from urllib.parse import quote, urlsplit
 
@@ -14,10 +15,13 @@ from oauth_middleware.errors import ConfigurationError
 
 from .discovery import Discovery
 from .idtoken import IdTokenValidator
-from .provider import OpenIDConnect
+from .provider import OpenIDConnect, unverified_claims
 
 if t.TYPE_CHECKING:
     from oauth_middleware.oauth import OAuthClient
+    from oauth_middleware.providers import Identity
+
+log = logging.getLogger(__name__)
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 #: Entra tenants that are not one directory: their tokens come from any tenant.
@@ -86,31 +90,99 @@ class GitLab(OpenIDConnect):
         super().__init__(_base(base_url, "GitLab's base_url"), **options)
 
 
-class MicrosoftEntra(OpenIDConnect):
-    """Microsoft Entra ID (Azure AD), one tenant: ``MicrosoftEntra("contoso.onmicrosoft.com")`` or
-    the tenant id.
+ENTRA_AUTHORITY = "https://login.microsoftonline.com"
+#: The issuer a multi-tenant discovery document names: ``{tenantid}`` stands for the token's ``tid``.
+ENTRA_ISSUER_TEMPLATE = ENTRA_AUTHORITY + "/{tenantid}/v2.0"
 
-    Multi-tenant apps (``common``, ``organizations``) are refused: their discovery document names
-    a templated issuer, and admitting any tenant is rarely what an app means. ``REMOTE_USER`` is
-    ``preferred_username`` (the sign-in name); groups are the ``groups`` claim (object ids) when the
-    app registration emits it. When a user has more groups than fit in a token (group overage:
-    ``_claim_names``), Entra sends none: such a user matches no ``allowed_groups`` entry.
+
+class _EntraDiscovery(Discovery):
+    """A multi-tenant authority's document names the templated issuer, not its own URL."""
+
+    def __init__(self, authority: str, **options: t.Any) -> None:
+        super().__init__(authority, **options)
+        self.issuer = ENTRA_ISSUER_TEMPLATE  # what the document must name; self.url stays the authority's
+
+
+class _EntraValidator(IdTokenValidator):
+    """``iss`` must be the template filled with the token's ``tid``, a tenant on the allow-list."""
+
+    tenants: frozenset[str] = frozenset()
+
+    def _check_claims(self, claims: dict[str, t.Any], *, nonce: str | None) -> None:
+        tid = claims.get("tid")
+        if (
+            isinstance(tid, str)
+            and tid.lower() in self.tenants
+            and claims.get("iss") == self.issuer.replace("{tenantid}", tid)
+        ):
+            claims = {**claims, "iss": self.issuer}
+        super()._check_claims(claims, nonce=nonce)  # any other iss is refused as another issuer's
+
+
+class MicrosoftEntra(OpenIDConnect):
+    """Microsoft Entra ID (Azure AD): ``MicrosoftEntra("contoso.onmicrosoft.com")`` or a tenant id.
+
+    A multi-tenant authority (``"organizations"``, ``"common"``) needs ``tenants``, the ids of the
+    tenants whose users may log in: a token is accepted only when its ``tid`` is one of them and its
+    ``iss`` is that tenant's issuer. ``REMOTE_USER`` is ``preferred_username`` (the sign-in name);
+    groups are the ``groups`` claim (object ids) when the app registration emits it. When a user
+    has more groups than fit in a token (group overage: ``_claim_names``), Entra sends none: such a
+    user matches no ``allowed_groups`` entry.
+
+    .. code-block:: python
+
+        MicrosoftEntra("organizations", tenants=["72f988bf-86f1-41af-91ab-2d7cd011db47"])
+
+    :param tenant: the tenant id or domain, or a multi-tenant authority.
+    :param tenants: with a multi-tenant authority, the tenant ids admitted (required).
     """
 
-    def __init__(self, tenant: str, **options: t.Any) -> None:
+    def __init__(self, tenant: str, *, tenants: t.Sequence[str] = (), **options: t.Any) -> None:
         if not isinstance(tenant, str) or not tenant or "/" in tenant:
             raise ConfigurationError("tenant must be a tenant id or domain, got %r" % (tenant,), option="provider")
-        if tenant.lower() in ENTRA_MULTI_TENANT:
+        multi = tenant.lower() in ENTRA_MULTI_TENANT
+        if multi and (isinstance(tenants, str) or not tenants or not all(isinstance(x, str) and x for x in tenants)):
             raise ConfigurationError(
-                "MicrosoftEntra(%r) would admit users of any tenant, which is not supported: give your tenant id "
-                "or domain" % tenant,
+                "MicrosoftEntra(%r) would admit users of any tenant: pass tenants=[...], the tenant ids whose "
+                "users may log in, or give your own tenant id instead of %r" % (tenant, tenant),
                 option="provider",
             )
+        if tenants and not multi:
+            raise ConfigurationError("tenants is only for a multi-tenant authority (organizations, common)")
         options.setdefault("name", "entra")
         options.setdefault("display_name", "Microsoft")
         options.setdefault("groups_claim", "groups")
         self.tenant = tenant
-        super().__init__("https://login.microsoftonline.com/%s/v2.0" % quote(tenant, safe=""), **options)
+        self.tenants = frozenset(x.lower() for x in tenants)
+        super().__init__("%s/%s/v2.0" % (ENTRA_AUTHORITY, quote(tenant, safe="")), **options)
+
+    def make_discovery(self, client: OAuthClient) -> Discovery:
+        if not self.tenants:
+            return super().make_discovery(client)
+        plain = super().make_discovery(client)
+        return _EntraDiscovery(
+            self.issuer,
+            http=plain.http,
+            timeout=plain.timeout,
+            allow_insecure_http=plain.allow_insecure_http,
+        )
+
+    def make_validator(self, discovery: Discovery, client: OAuthClient) -> IdTokenValidator:
+        if not self.tenants:
+            return super().make_validator(discovery, client)
+        validator = _EntraValidator(
+            discovery, client_id=client.client_id, algorithms=self.algorithms, leeway=self.leeway, clock=client.clock
+        )
+        validator.tenants = self.tenants
+        return validator
+
+    def identity(self, client: OAuthClient, token: t.Mapping[str, t.Any]) -> Identity:
+        found = super().identity(client, token)
+        id_token = token.get("id_token")
+        names = unverified_claims(id_token).get("_claim_names") if isinstance(id_token, str) else None
+        if isinstance(names, dict) and "groups" in names:
+            log.warning("Entra sent no groups for %s (group overage): no allowed_groups entry matches", found.sub)
+        return found
 
 
 class Keycloak(OpenIDConnect):

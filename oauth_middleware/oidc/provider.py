@@ -65,13 +65,7 @@ class _Runtime:
     """What one middleware's client needs: discovery, the validator and the mapper."""
 
     def __init__(self, provider: OpenIDConnect, client: OAuthClient) -> None:
-        timeout = min(60.0, call_budget(client.timeout))
-        self.discovery = Discovery(
-            provider.issuer,
-            http=client.http,
-            timeout=timeout,
-            allow_insecure_http=client.allow_insecure_http,
-        )
+        self.discovery = provider.make_discovery(client)
         self.validator = provider.make_validator(self.discovery, client)
 
 
@@ -203,6 +197,16 @@ class OpenIDConnect(Provider):
                 if runtime is None:
                     runtime = self._runtimes[client] = _Runtime(self, client)
         return runtime
+
+    def make_discovery(self, client: OAuthClient) -> Discovery:
+        """The discovery of :attr:`issuer` through ``client``'s HTTP session (a preset may
+        return a subclass for its quirks)."""
+        return Discovery(
+            self.issuer,
+            http=client.http,
+            timeout=min(60.0, call_budget(client.timeout)),
+            allow_insecure_http=client.allow_insecure_http,
+        )
 
     def make_validator(self, discovery: Discovery, client: OAuthClient) -> IdTokenValidator:
         """The id_token validator (a preset may return a subclass for its quirks)."""
