@@ -380,3 +380,21 @@ def test_allowed_domains_need_a_provider_that_verifies_emails() -> None:
     with pytest.raises(ConfigurationError, match="allowed_domains needs a provider that vouches") as caught:
         OAuthMiddleware(_seen, client_id="x", client_secret="y" * 20, secret_key=SECRET, allowed_domains=["a.com"])
     assert caught.value.option == "allowed_domains"
+
+
+def test_the_login_benchmark_runs() -> None:
+    """Smoke test of bench/oidc_login.py (no timing is asserted)."""
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "oidc_login.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| OpenID Connect |" in done.stdout and "| GitHub |" in done.stdout
