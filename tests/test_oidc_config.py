@@ -140,3 +140,22 @@ def test_check_prints_the_discovered_endpoints_and_the_callback_to_register() ->
     fake.mount(unchecked.http)
     with pytest.raises(Exception, match="names another issuer"):
         cli.discovery_lines(unchecked)
+
+
+def test_the_testing_helpers_log_in_an_openid_connect_user_without_a_network() -> None:
+    import json
+
+    import webtest
+
+    from oauth_middleware.testing import login_as
+
+    def seen(environ: t.Any, start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps([environ.get("REMOTE_USER"), environ.get("oauth_middleware.user_id")]).encode()]
+
+    middleware = OAuthMiddleware(
+        seen, provider=OpenIDConnect("https://id.example.com"), client_id="c", client_secret="s" * 20, secret_key=SECRET
+    )
+    app = webtest.TestApp(middleware, extra_environ={"wsgi.url_scheme": "https"})
+    login_as(app, {"preferred_username": "alice", "sub": "248289761001"})
+    assert app.get("/").json == ["alice", "248289761001"]
