@@ -773,10 +773,12 @@ class TimedAdapter(requests.adapters.BaseAdapter):
 @dataclasses.dataclass
 class LoginRig:
     middleware: OAuthMiddleware
-    fake: FakeGitHub
+    fake: t.Any  # FakeGitHub, or FakeOIDC (bench/oidc_login.py)
     browser_fake: CPUMeter  # the browser's authorize request
     server_fake: CPUMeter  # the middleware's token and /user calls
     transport: TimedAdapter  # those calls through the in-process transport (fake included)
+    authorize_path: str = "/login/oauth/authorize?"  # the fake's authorize endpoint, below its base URL
+    user: bytes = b"octocat"  # who the fake logs in
 
     @classmethod
     def make(cls) -> LoginRig:
@@ -806,7 +808,7 @@ class LoginRig:
         status, headers, _ = call(self.middleware, environ("/auth/login", query="next=/whoami"))
         cpu += time.process_time() - begin
         location = header(headers, "Location") or ""
-        if not status.startswith("302") or not location.startswith(self.fake.base_url + "/login/oauth/authorize?"):
+        if not status.startswith("302") or not location.startswith(self.fake.base_url + self.authorize_path):
             raise BenchError("login: %s %s" % (status, location[:80]))
         flow = set_cookies(headers)
 
@@ -831,7 +833,7 @@ class LoginRig:
         begin = time.process_time()
         status, _, body = call(self.middleware, environ("/whoami", cookie=cookie_header(session, "theme=dark")))
         cpu += time.process_time() - begin
-        if body != b"octocat":
+        if body != self.user:
             raise BenchError("first page after login: %s %r" % (status, body[:80]))
         return cpu
 

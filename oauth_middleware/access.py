@@ -1,4 +1,5 @@
-"""Who may come in: allow-lists of GitHub users, organisations and teams.
+"""Who may come in: allow-lists of users, GitHub organisations and teams, verified email domains
+and provider groups.
 
 A user is admitted when they match any configured list; with no list configured, every user the
 provider authenticates is admitted. GitHub names are case-insensitive, so matching is too.
@@ -10,6 +11,9 @@ import dataclasses
 import typing as t
 
 from .validation import Context, items, require_text
+
+if t.TYPE_CHECKING:
+    from .providers import Identity
 
 #: Most memberships kept in a session (GitHub users can be in hundreds of orgs and teams; the
 #: cookie must stay small). Those named in the allow-lists are kept first.
@@ -30,12 +34,16 @@ class AccessPolicy:
         then registered by someone else).
     :param orgs: allowed organisation logins (membership, public or private).
     :param teams: allowed teams as ``"org/team-slug"``.
+    :param domains: allowed domains of a verified email address (or Google's ``hd``).
+    :param groups: allowed groups of the provider's groups claim (OpenID Connect).
     """
 
     users: frozenset[str] = frozenset()
     user_ids: frozenset[int] = frozenset()
     orgs: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -56,31 +64,62 @@ class AccessPolicy:
         )
 
     @classmethod
-    def of(cls, users: t.Collection[str | int], orgs: frozenset[str], teams: frozenset[str]) -> AccessPolicy:
+    def of(
+        cls,
+        users: t.Collection[str | int],
+        orgs: frozenset[str],
+        teams: frozenset[str],
+        domains: frozenset[str] = frozenset(),
+        groups: frozenset[str] = frozenset(),
+    ) -> AccessPolicy:
         """The policy of allow-lists already validated by :func:`validate_users` and the others."""
         return cls(
             users=frozenset(user for user in users if isinstance(user, str)),
             user_ids=frozenset(user for user in users if isinstance(user, int)),
             orgs=orgs,
             teams=teams,
+            domains=domains,
+            groups=groups,
         )
 
     @property
     def restricted(self) -> bool:
         """True when at least one list is configured."""
-        return bool(self.users or self.user_ids or self.orgs or self.teams)
+        return bool(self.users or self.user_ids or self.orgs or self.teams or self.domains or self.groups)
 
     @property
     def needs_groups(self) -> bool:
-        """True when admission depends on org or team memberships (which need ``read:org``)."""
-        return bool(self.orgs or self.teams)
+        """True when admission depends on memberships (GitHub orgs and teams need ``read:org``)."""
+        return bool(self.orgs or self.teams or self.groups)
 
     def keep(self, groups: t.Iterable[str]) -> list[str]:
         """The memberships to keep in the session: those the allow-lists name first, then the
         others, at most :data:`MAX_GROUPS`, without duplicates."""
         unique = list(dict.fromkeys(groups))
-        named = [g for g in unique if g.lower() in self.orgs or g.lower() in self.teams]
+        named = [g for g in unique if self._names(g)]
         return (named + [g for g in unique if g not in named])[:MAX_GROUPS]
+
+    def _names(self, group: str) -> bool:
+        name = group.lower()
+        return name in self.orgs or name in self.teams or name in self.groups
+
+    def admits_identity(self, identity: Identity, groups: t.Iterable[str]) -> bool:
+        """Whether ``identity`` with these memberships may come in: by user name (any case), by
+        ``sub`` (a numeric ``sub`` matches an int entry; when :attr:`Identity.sub_is_name`, a str
+        entry matches ``sub`` regardless of case), by a verified email's domain or a hosted domain, by group."""
+        if not self.restricted:
+            return True
+        sub = identity.sub
+        user_id: object = int(sub) if sub.isascii() and sub.isdigit() and len(sub) < 20 else None
+        if self.admits(identity.username, groups, user_id) or (identity.sub_is_name and sub.lower() in self.users):
+            return True
+        if self.domains:
+            email = identity.email or ""
+            domain = email.rpartition("@")[2].lower() if "@" in email else ""
+            hosted = (identity.hosted_domain or "").lower()
+            if (domain and domain in self.domains) or (hosted and hosted in self.domains):
+                return True
+        return False
 
     def admits(self, username: str, groups: t.Iterable[str], user_id: object = None) -> bool:
         """Whether ``username`` (account ``user_id``) with these memberships (``"org"``,
@@ -91,11 +130,7 @@ class AccessPolicy:
             return True
         if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id in self.user_ids:
             return True
-        for group in groups:
-            name = group.lower()
-            if name in self.orgs or name in self.teams:
-                return True
-        return False
+        return any(self._names(group) for group in groups)
 
 
 def validate_users(value: object, ctx: Context) -> frozenset[str | int]:
@@ -116,6 +151,21 @@ def validate_orgs(value: object, ctx: Context) -> frozenset[str]:
         if any(c.isspace() or c in ",;" for c in name):
             raise ctx.error("%s entries must be single names without spaces or commas, got %r" % (ctx.name, name))
     return frozenset(name.lower() for name in names)
+
+
+def validate_domains(value: object, ctx: Context) -> frozenset[str]:
+    """``allowed_domains``: email domains such as ``example.com``, lower-cased."""
+    domains = validate_orgs(value, ctx)
+    provider = ctx.done.get("provider")
+    if domains and provider is not None and not provider.verifies_email:
+        raise ctx.error(
+            "%s needs a provider that vouches for email addresses (an OpenID Connect provider such as "
+            "Google() or OpenIDConnect(issuer)); %s's are not checked by domain" % (ctx.name, provider.display_name)
+        )
+    for domain in domains:
+        if domain.startswith(("@", ".")) or "." not in domain or "@" in domain or "/" in domain:
+            raise ctx.error('%s entries must be domains like "example.com" (no "@"), got %r' % (ctx.name, domain))
+    return domains
 
 
 def validate_teams(value: object, ctx: Context) -> frozenset[str]:

@@ -20,7 +20,7 @@ import typing as t
 import requests
 import urllib3.util
 
-from .errors import LoginRequired, NotAllowed, RateLimited, TokenRevoked
+from .errors import LoginRequired, NotAllowed, TokenRevoked
 from .oauth import _provider_call
 from .text import for_log
 
@@ -166,16 +166,20 @@ class APISession:
         headers = dict(self._middleware.provider.api_headers)
         headers.update(kwargs.pop("headers", None) or {})
         http = self._client()
-        with _provider_call(kwargs["timeout"]):  # a total deadline for the call, as for the middleware's
+        provider = self._middleware.provider
+        with _provider_call(kwargs["timeout"], provider.display_name):  # a total deadline, as for the middleware's
             response = http.request(method, url, headers=headers, **kwargs)
         for sent in (*response.history, response):
             if "Authorization" in sent.request.headers:
                 sent.request.headers["Authorization"] = REDACTED
-        limited = RateLimited.from_response(response.status_code, response.headers, now=self._middleware.clock())
+        limited = provider.rate_limit(response.status_code, response.headers, now=self._middleware.clock())
         if limited is not None:
             response.close()
             log.warning(
-                "GitHub API rate limit reached for %s (HTTP %d)", for_log(self._session.username), response.status_code
+                "%s API rate limit reached for %s (HTTP %d)",
+                provider.display_name,
+                for_log(self._session.username),
+                response.status_code,
             )
             raise limited
         return response

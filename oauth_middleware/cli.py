@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from . import __version__, env
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ProviderError
 from .options import OPTIONS, Option
 from .parsers import ID_PREFIX
 from .store import StoreUnavailable
@@ -197,7 +197,8 @@ def _check(environ: Mapping[str, str], *, url: str | None) -> int:
     _print_warnings(warned)
     try:
         callback = _callback_lines(middleware, url)
-    except ConfigurationError as exc:
+        discovered = discovery_lines(middleware)
+    except (ConfigurationError, ProviderError) as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2
     print("The configuration is valid. Effective settings:\n")
@@ -209,6 +210,8 @@ def _check(environ: Mapping[str, str], *, url: str | None) -> int:
     for name, value, source in rows:
         print("  %-*s  %-*s  %s" % (width[0], name, width[1], value, source))
     print()
+    if discovered:
+        print("\n".join(discovered) + "\n")
     print("\n".join(callback))
     return 0
 
@@ -249,6 +252,24 @@ def _sessions(environ: Mapping[str, str], args: argparse.Namespace) -> int:
         return 1
 
 
+def discovery_lines(middleware: OAuthMiddleware) -> list[str]:
+    """For an OpenID Connect provider: its discovered endpoints (fetched now, through the
+    middleware's HTTP session); nothing for other providers. Raises ProviderError when the
+    discovery document cannot be fetched or fails its checks."""
+    from .oidc.provider import OpenIDConnect
+
+    provider = middleware.provider
+    if not isinstance(provider, OpenIDConnect):
+        return []
+    metadata = provider.metadata(middleware.client)
+    lines = ["%s (OpenID Connect) endpoints discovered at %s:" % (provider.display_name, provider.issuer)]
+    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "revocation_endpoint"):
+        lines.append("  %-22s %s" % (name, getattr(metadata, name) or "(none)"))
+    lines.append("  %-22s %s" % ("token auth method", provider.token_auth_method(middleware.client)))
+    lines.append("  %-22s %s" % ("scope", " ".join(middleware.scope)))
+    return lines
+
+
 def _print_warnings(messages: list[str]) -> None:
     for message in messages:
         print("warning: %s" % message, file=sys.stderr)
@@ -265,7 +286,8 @@ def _shown(middleware: OAuthMiddleware, option: Option, given: object) -> str:
     if option.secret:
         return "****"
     if name == "provider":
-        return _provider_base(middleware.provider)
+        issuer = getattr(middleware.provider, "issuer", None)
+        return "%s %s" % (middleware.provider.name, issuer) if issuer else _provider_base(middleware.provider)
     if name == "revalidate_after" and given == "auto":
         seconds = middleware.revalidate_after
         return "auto (%s)" % ("never" if seconds is None else "%d seconds" % seconds)
@@ -306,6 +328,8 @@ def _callback_lines(middleware: OAuthMiddleware, url: str | None) -> list[str]:
     where = "your GitHub OAuth app"
     if middleware.provider.name == "github":
         where += " (%s/settings/developers)" % _provider_base(middleware.provider)
+    elif middleware.provider.display_name != "GitHub":
+        where = "the client registered at %s" % middleware.provider.display_name
     built = None
     if url is not None:
         try:
@@ -326,8 +350,8 @@ def _callback_lines(middleware: OAuthMiddleware, url: str | None) -> list[str]:
         lines.append("  %s" % middleware.redirect_uri)
         if built is not None and built != middleware.redirect_uri:
             lines.append(
-                "note: --url gives %s, but redirect_uri is set, so %s is what GitHub is sent."
-                % (built, middleware.redirect_uri)
+                "note: --url gives %s, but redirect_uri is set, so %s is what %s is sent."
+                % (built, middleware.redirect_uri, middleware.provider.display_name)
             )
     elif built is not None:
         lines.append("  %s" % built)

@@ -1,5 +1,5 @@
-"""The middleware's own endpoints: login, callback URL, logout (and the dispatch that turns
-their answers and errors into responses).
+"""The middleware's own endpoints: login, callback, logout (and the dispatch that turns their
+answers and errors into responses).
 
 :class:`OwnEndpoints` is a base of :class:`~oauth_middleware.OAuthMiddleware`: its methods use the
 middleware's configuration and components, declared below, and each returns a neutral
@@ -14,26 +14,33 @@ import re
 import typing as t
 from urllib.parse import urlsplit
 
+from . import diagnostics
 from .cookies import parse_cookie_header, set_cookie
 from .errors import (
+    AccessDenied,
     BadRequest,
     ConfigurationError,
     CrossSiteRequest,
     MethodNotAllowed,
+    NotAllowed,
     OAuthMiddlewareError,
+    ProviderError,
+    StateError,
     StoreDown,
     render_error,
 )
 from .flow import Flow
 from .redirects import safe_next
+from .session import Session
 from .store import StoreUnavailable
-from .text import for_log
+from .text import display_login, for_log
 from .tickets import StoreSessions, user_key
-from .wsgi import Response, form, query, quoted
+from .wsgi import Headers, Response, form, query, quoted
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from .access import AccessPolicy
     from .diagnostics import Diagnostics
     from .flow import FlowCookies
     from .oauth import OAuthClient
@@ -60,6 +67,7 @@ class OwnEndpoints:
     flows: FlowCookies
     sessions: SessionCookie | StoreSessions
     diagnostics: Diagnostics
+    policy: AccessPolicy
     clock: t.Callable[[], float]
 
     def _is_secure(self, environ: WSGIEnvironment) -> bool:
@@ -78,11 +86,20 @@ class OwnEndpoints:
                 self.diagnostics.store_down(down)
                 raise StoreDown() from None
         except OAuthMiddlewareError as exc:
-            response = render_error(environ, exc, login_url=self._login_url(environ) if exc.status != 405 else None)
+            response = self._render(environ, exc, login_url=self._login_url(environ) if exc.status != 405 else None)
         except Exception:
             log.exception("unexpected error in %s", handler.__name__.lstrip("_"))
-            response = render_error(environ, OAuthMiddlewareError())
+            response = self._render(environ, OAuthMiddlewareError())
         return response(environ, start_response)
+
+    def _render(self, environ: WSGIEnvironment, exc: OAuthMiddlewareError, login_url: str | None = None) -> Response:
+        """:func:`render_error` with this provider's display name in the text."""
+        return render_error(environ, exc, login_url=login_url, provider=self.provider.display_name)
+
+    def _not_allowed_help(self, username: object) -> str:
+        """The 403 text: the provider's, naming the account only if its login has the usual
+        shape (ERR-10)."""
+        return self.provider.not_allowed_help(display_login(username) or None)
 
     def _login_url(self, environ: WSGIEnvironment) -> str:
         return quoted(environ.get("SCRIPT_NAME", "")) + self.login_path
@@ -105,6 +122,7 @@ class OwnEndpoints:
             next_url=self._safe_next(query(environ).get("next"), environ),
             redirect_uri=self.redirect_uri or self._callback_url(environ),
             now=self.clock(),
+            nonce=self.provider.uses_nonce,
         )
         if self.redirect_uri:
             self.diagnostics.login_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""), self.redirect_uri)
@@ -112,9 +130,9 @@ class OwnEndpoints:
         headers = self.flows.evictions(cookies, secure=secure)
         headers.append(self.flows.dump(flow, secure=secure))
         location = self.client.authorization_url(
-            redirect_uri=flow.redirect_uri, state=flow.state, verifier=flow.verifier
+            redirect_uri=flow.redirect_uri, state=flow.state, verifier=flow.verifier, nonce=flow.nonce
         )
-        log.debug("login started; redirecting to %s", self.provider.name)
+        log.debug("login started; redirecting to %s", self.provider.display_name)
         return Response.redirect(location, headers=headers)
 
     def _callback_url(self, environ: WSGIEnvironment) -> str:
@@ -132,6 +150,59 @@ class OwnEndpoints:
             )
             raise ConfigurationError("This site's login is misconfigured (insecure callback URL).")
         return "%s://%s%s%s" % (scheme, host.lower(), quoted(environ.get("SCRIPT_NAME", "")), self.callback_path)
+
+    def _callback(self, environ: WSGIEnvironment) -> Response:
+        _allow_methods(environ, "GET", "HEAD")
+        params = query(environ)
+        secure = self._is_secure(environ)
+        cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
+        state = params.get("state")
+        flow, flow_cookie = self.flows.take(state, cookies, secure=secure) if state else (None, None)
+        consumed: Headers = [set_cookie(flow_cookie, None, max_age=0, secure=secure)] if flow_cookie else []
+        if flow is None:
+            if self.sessions.load(cookies, secure=secure, now=self.clock()) is not None:
+                # a replayed or stale callback of a browser that is logged in: just go on
+                return Response.redirect(self._default_next(environ), status=303, headers=consumed)
+            log.warning("callback with a missing, unknown, expired or mismatched state")
+            hint = diagnostics.callback_hint(
+                self.diagnostics, cookies, flow_cookie, flows=self.flows, secure=secure, redirect_uri=self.redirect_uri
+            )
+            raise StateError(hint, headers=consumed)
+        try:
+            error = params.get("error")
+            if error is not None:
+                if error == "access_denied":
+                    log.info("login cancelled at %s", self.provider.display_name)
+                    raise AccessDenied()
+                log.warning("%s sent the callback with error=%s", self.provider.display_name, _printable(error))
+                raise ProviderError("{provider} refused the login request (%s)." % _printable(error))
+            code = params.get("code")
+            if not code:
+                raise BadRequest("The callback has no authorization code.")
+            if not self.flows.redeem(flow):  # only now is the state remembered as used (CSRF-4)
+                raise StateError()
+            token = self.client.redeem(
+                code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier, nonce=flow.nonce, now=self.clock()
+            )
+            identity = self.client.identify(token, with_groups=self.policy.needs_groups)
+            username = identity.username
+            groups = self.policy.keep(identity.groups)
+            if not self.policy.admits_identity(identity, groups):
+                log.warning(
+                    "%s logged in at %s but is not in the allow-lists", for_log(username), self.provider.display_name
+                )
+                raise NotAllowed(self._not_allowed_help(username))
+        except OAuthMiddlewareError as exc:
+            exc.headers = tuple(exc.headers) + tuple(consumed)
+            raise
+        session = Session.new(
+            user=identity.profile, token=token, username=username, groups=groups, now=self.clock(), sub=identity.sub
+        )
+        if isinstance(self.sessions, StoreSessions):
+            self.sessions.end(cookies, secure=secure)  # the session this login replaces ends everywhere (SES-3)
+        headers = consumed + self.sessions.dump(session, secure=secure, present=cookies)
+        log.info("login succeeded for %s", for_log(session.username))
+        return Response.redirect(self._safe_next(flow.next_url, environ), headers=headers)
 
     def _logout(self, environ: WSGIEnvironment) -> Response:
         method = _allow_methods(environ, "GET", "HEAD", "POST")
@@ -178,13 +249,15 @@ class OwnEndpoints:
         if loaded is None:
             return
         try:
-            self.client.revoke(loaded.session.token["access_token"])
+            self.client.revoke(loaded.session.token)
         except Exception:  # documented: a failure is logged and never blocks the logout
             log.warning(
-                "could not revoke the token of %s at GitHub; logged out locally", for_log(loaded.session.username)
+                "could not revoke the token of %s at %s; logged out locally",
+                for_log(loaded.session.username),
+                self.provider.display_name,
             )
         else:
-            log.info("revoked the token of %s at GitHub", for_log(loaded.session.username))
+            log.info("revoked the token of %s at %s", for_log(loaded.session.username), self.provider.display_name)
 
     def _is_cross_site(self, environ: WSGIEnvironment) -> bool:
         site = environ.get("HTTP_SEC_FETCH_SITE")
@@ -211,3 +284,7 @@ def _allow_methods(environ: WSGIEnvironment, *methods: str) -> str:
     if method not in methods:
         raise MethodNotAllowed(headers=[("Allow", ", ".join(methods))])
     return str(method)
+
+
+def _printable(value: str) -> str:
+    return "".join(c for c in value[:64] if c.isalnum() or c in "_-.") or "unknown"

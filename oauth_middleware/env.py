@@ -17,6 +17,7 @@ import typing as t
 from . import options as _options
 from . import parsers
 from .errors import ConfigurationError
+from .oidc import config as oidc_config
 from .options import BY_NAME, ENV_PREFIX, OPTIONS
 from .parsers import Parser
 
@@ -123,7 +124,7 @@ def known_variables(middleware_class: type | None = None) -> list[str]:
     names = [option.env for option in OPTIONS if option.env and option.parse is not None]
     names += [variable + "_FILE" for variable in SECRET_VARIABLES.values()]
     names += [env_variable(name) for name in text_parsers(middleware_class) if name not in BY_NAME]
-    return names
+    return names + list(oidc_config.VARIABLES)
 
 
 def near_misses(environ: t.Mapping[str, str], middleware_class: type | None = None) -> dict[str, str]:
@@ -259,9 +260,29 @@ def read(
         else:
             found[name] = _options.parse_with(parser, environ[variable], source=variable, option=name, from_env=True)
         sources[name] = variable
+    if "provider" not in overrides:
+        _oidc_provider(environ, found, sources)
     found.update(overrides)
     labels = {name: env_variable(name) for name in names if name not in overrides and env_variable(name) in valid}
+    labels.update({name: source for name, source in sources.items() if name == "provider"})
     return EnvOptions(found, sources, labels, env=sources)
+
+
+def _oidc_provider(values: t.Mapping[str, str], found: dict[str, t.Any], sources: dict[str, str]) -> None:
+    """``provider`` from ``OAUTH_MIDDLEWARE_PROVIDER`` and the ``OAUTH_MIDDLEWARE_OIDC_*``
+    variables (:mod:`oauth_middleware.oidc.config`), when they name an OpenID Connect provider."""
+    names = dict(zip(oidc_config.SETTINGS, oidc_config.VARIABLES, strict=True))
+    settings = {key: values[variable] for key, variable in names.items() if variable in values}
+    provider = oidc_config.provider_from_settings(settings, names=names)
+    if provider is None:
+        return
+    if "provider" in found:
+        raise ConfigurationError(
+            "%s and %s are both set: set only one of them" % (sources["provider"], names["provider"]),
+            option="provider",
+        )
+    found["provider"] = provider
+    sources["provider"] = names["provider"]
 
 
 def _unknown_variable(name: str, valid: t.Sequence[str], options: t.Collection[str]) -> str:
@@ -270,8 +291,6 @@ def _unknown_variable(name: str, valid: t.Sequence[str], options: t.Collection[s
     option = rest[: len(rest) - len(suffix)].lower()
     if option in SECRET_VARIABLES:
         hint = " (did you mean %s%s?)" % (SECRET_VARIABLES[option], suffix)
-    elif option == "provider":
-        hint = " (for GitHub Enterprise Server, set %s to its address)" % GITHUB_URL_VARIABLE
     elif suffix and ENV_PREFIX + option.upper() in valid:
         hint = " (only the secrets have _FILE variants: set %s%s)" % (ENV_PREFIX, option.upper())
     elif option in options and ENV_PREFIX + option.upper() not in valid:

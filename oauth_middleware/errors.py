@@ -1,7 +1,9 @@
 """Exceptions and the one renderer that turns them into HTML or JSON responses.
 
 Every page text comes from class constants or from values the middleware escaped itself; nothing
-here ever echoes a provider body, a token, a code, a state or a verifier.
+here ever echoes a provider body, a token, a code, a state or a verifier. A description may hold
+the placeholder ``{provider}``, filled with the provider's display name when the error is
+rendered (``"GitHub"``, ``"Google"``...), so that these texts name no provider themselves.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 
+#: Stands for the provider's display name in error descriptions.
+PROVIDER_PLACEHOLDER = "{provider}"
+
+
 class OAuthMiddlewareError(Exception):
     """Base class of every error this package raises.
 
     :attr error: an OAuth-style error code, used as ``error`` in JSON bodies.
     :attr status: the HTTP status the middleware answers with.
     :attr title: the heading of the HTML page.
-    :attr description: safe, human text; never contains secrets or provider bodies.
+    :attr description: safe, human text; never contains secrets or provider bodies. May hold
+        ``{provider}``: see :meth:`describe`.
     """
 
     error: t.ClassVar[str] = "server_error"
@@ -35,7 +42,11 @@ class OAuthMiddlewareError(Exception):
         if description is not None:
             self.description = description
         self.headers = tuple(headers)
-        super().__init__(self.description)
+        super().__init__(self.describe())
+
+    def describe(self, provider: str = "the identity provider") -> str:
+        """:attr:`description` with ``{provider}`` replaced by the provider's display name."""
+        return self.description.replace(PROVIDER_PLACEHOLDER, provider)
 
 
 class ConfigurationError(OAuthMiddlewareError, ValueError):
@@ -105,7 +116,7 @@ class AccessDenied(OAuthMiddlewareError):
     error = "access_denied"
     status = 403
     title = "Login cancelled"
-    description = "Login was cancelled: access was not granted on GitHub."
+    description = "Login was cancelled: access was not granted on {provider}."
 
 
 class NotAllowed(OAuthMiddlewareError):
@@ -114,7 +125,7 @@ class NotAllowed(OAuthMiddlewareError):
     error = "not_allowed"
     status = 403
     title = "Access denied"
-    description = "Your GitHub account is not allowed to use this application."
+    description = "Your {provider} account is not allowed to use this application."
 
 
 class CrossSiteRequest(OAuthMiddlewareError):
@@ -162,7 +173,7 @@ class ProviderError(OAuthMiddlewareError):
     error = "provider_error"
     status = 502
     title = "Login failed"
-    description = "GitHub could not complete the login. Please try again in a moment."
+    description = "{provider} could not complete the login. Please try again in a moment."
 
 
 class TokenRefused(ProviderError):
@@ -180,12 +191,12 @@ class TokenRefused(ProviderError):
 class TokenRevoked(ProviderError):
     """The provider answered 401 to an API call: the token was revoked or expired."""
 
-    description = "GitHub did not accept the access token. Please log in again."
+    description = "{provider} did not accept the access token. Please log in again."
 
 
 class RateLimited(ProviderError):
-    """The provider's API refused a call because a rate limit was reached (GitHub: 403 or 429
-    with ``x-ratelimit-remaining: 0`` or ``Retry-After``). Carries no part of the request. The
+    """The provider's API refused a call because a rate limit was reached (as GitHub says it: 403
+    or 429 with ``x-ratelimit-remaining: 0`` or ``Retry-After``). Carries no part of the request. The
     limit is the user's own (shared with their personal access tokens), so the user can cause it
     on purpose: re-validation never treats it as an outage.
 
@@ -196,7 +207,7 @@ class RateLimited(ProviderError):
     """
 
     error = "rate_limited"
-    description = "GitHub's API rate limit was reached. Please try again later."
+    description = "{provider}'s API rate limit was reached. Please try again later."
 
     def __init__(
         self,
@@ -240,21 +251,29 @@ class ProviderTimeout(ProviderError):
 
     error = "provider_timeout"
     status = 504
-    description = "GitHub did not answer in time. Please try the login again."
+    description = "{provider} did not answer in time. Please try the login again."
 
 
-def render_error(environ: WSGIEnvironment, exc: OAuthMiddlewareError, *, login_url: str | None = None) -> Response:
+def render_error(
+    environ: WSGIEnvironment,
+    exc: OAuthMiddlewareError,
+    *,
+    login_url: str | None = None,
+    provider: str = "the identity provider",
+) -> Response:
     """The one renderer of errors: ``exc`` as JSON for clients asking for it, an HTML page
     otherwise, with the security headers and the exception's own (``Allow``, ``Retry-After``,
     cookies to clear).
 
     :param login_url: where a new login starts; linked from the page and given in the JSON.
+    :param provider: the provider's display name, for ``{provider}`` in the description.
     """
+    description = exc.describe(provider)
     if wants_json(environ):
-        payload = {"error": exc.error, "error_description": exc.description}
+        payload = {"error": exc.error, "error_description": description}
         if login_url:
             payload["login_url"] = login_url
         return Response.json(payload, status=exc.status, headers=exc.headers)
     link = '<p><a href="%s">Log in again</a></p>' % html.escape(login_url) if login_url else ""
-    body = "<p>%s</p>%s" % (html.escape(exc.description), link)
+    body = "<p>%s</p>%s" % (html.escape(description), link)
     return Response.page(exc.title, body, status=exc.status, headers=exc.headers)

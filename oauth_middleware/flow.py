@@ -51,6 +51,8 @@ class Flow:
     :param next_url: where to go after login (validated again before use).
     :param redirect_uri: the exact callback URL sent in the authorization request.
     :param created_at: when the login started, seconds since the epoch.
+    :param nonce: the OpenID Connect ``nonce`` sent with this login (``None`` for providers that
+        use none, and in flow cookies written before nonces existed). Single use with the flow.
     """
 
     state: str = dataclasses.field(repr=False)
@@ -58,15 +60,18 @@ class Flow:
     next_url: str
     redirect_uri: str
     created_at: float
+    nonce: str | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
-    def start(cls, *, next_url: str, redirect_uri: str, now: float) -> Flow:
+    def start(cls, *, next_url: str, redirect_uri: str, now: float, nonce: bool = False) -> Flow:
+        """A new flow; with ``nonce=True`` it gets a fresh 256-bit nonce as well."""
         return cls(
             state=secrets.token_urlsafe(32),
             verifier=secrets.token_urlsafe(64),
             next_url=next_url,
             redirect_uri=redirect_uri,
             created_at=now,
+            nonce=secrets.token_urlsafe(32) if nonce else None,
         )
 
 
@@ -95,16 +100,16 @@ class FlowCookies:
 
     def dump(self, flow: Flow, *, secure: bool) -> tuple[str, str]:
         name = self.cookie_name(flow.state, secure=secure)
-        payload = json.dumps(
-            {
-                "s": flow.state,
-                "v": flow.verifier,
-                "n": flow.next_url,
-                "r": flow.redirect_uri,
-                "t": int(flow.created_at),
-            },
-            separators=(",", ":"),
-        ).encode()
+        record: dict[str, str | int] = {
+            "s": flow.state,
+            "v": flow.verifier,
+            "n": flow.next_url,
+            "r": flow.redirect_uri,
+            "t": int(flow.created_at),
+        }
+        if flow.nonce is not None:
+            record["o"] = flow.nonce
+        payload = json.dumps(record, separators=(",", ":")).encode()
         return set_cookie(name, self.cipher.seal(payload, aad=name.encode()), max_age=FLOW_TTL, secure=secure)
 
     def take(self, state: str, cookies: t.Mapping[str, str], *, secure: bool) -> tuple[Flow | None, str | None]:
@@ -177,11 +182,14 @@ class FlowCookies:
                 next_url=data["n"],
                 redirect_uri=data["r"],
                 created_at=float(data["t"]),
+                nonce=data.get("o"),
             )
-        except (InvalidValue, ValueError, KeyError, TypeError):
+        except (InvalidValue, ValueError, KeyError, TypeError, AttributeError):
             log.debug("ignoring an invalid login flow cookie")
             return None
         if not all(isinstance(v, str) for v in (flow.state, flow.verifier, flow.next_url, flow.redirect_uri)):
+            return None
+        if flow.nonce is not None and not isinstance(flow.nonce, str):
             return None
         if not 0 <= self.clock() - flow.created_at <= FLOW_TTL:
             log.info("login flow expired")

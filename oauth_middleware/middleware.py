@@ -17,18 +17,14 @@ from . import diagnostics, env, options
 from .access import AccessPolicy
 from .api import ENVIRON_KEY as API_KEY
 from .api import APISession
-from .cookies import parse_cookie_header, set_cookie, split_own_cookies
+from .cookies import split_own_cookies
 from .crypto import Cipher
-from .endpoints import OwnEndpoints, _allow_methods
+from .endpoints import OwnEndpoints
 from .errors import (
-    AccessDenied,
     BadRequest,
     ConfigurationError,
     LoginRequired,
     NotAllowed,
-    OAuthMiddlewareError,
-    ProviderError,
-    StateError,
     StoreDown,
     render_error,
 )
@@ -42,9 +38,9 @@ from .providers import Provider
 from .renewal import Renewals
 from .session import Lifetimes, Session, SessionCookie
 from .store import Store, StoreUnavailable
-from .text import display_login, for_log
+from .text import for_log
 from .tickets import StoreSessions, user_key
-from .wsgi import QUERY_SAFE, Response, is_browser_navigation, query, quoted
+from .wsgi import QUERY_SAFE, Response, is_browser_navigation, quoted
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -52,15 +48,6 @@ if t.TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CACHE_HEADERS = ("cache-control", "expires", "pragma")
-#: The 403 page's text; ``%s`` is " as LOGIN" for a login of the usual shape, empty otherwise.
-NOT_ALLOWED_HELP = (
-    "You are logged in to GitHub%s, but that account is not allowed to use this application. "
-    "If you belong to an allowed organisation or team, the usual causes are: your membership is "
-    "private and was not shared with this application; the organisation restricts third-party "
-    "OAuth application access and has not approved this one; or the organisation uses SAML single "
-    "sign-on and you have not authorized this application for it. Ask an organisation owner, then "
-    "log in again."
-)
 Headers = list[tuple[str, str]]
 
 
@@ -125,6 +112,10 @@ class OAuthMiddleware(OwnEndpoints):
     :param allowed_orgs: organisations whose members are admitted; adds ``read:org`` to the scope.
     :param allowed_teams: teams (``"org/team-slug"``) whose members are admitted; adds ``read:org``.
         With no allow-list, every GitHub user is admitted; with several, matching any one is enough.
+    :param allowed_domains: domains of verified email addresses (or Google's ``hd``) admitted;
+        needs an OpenID Connect provider.
+    :param allowed_groups: groups admitted: the OpenID Connect provider's groups claim, or with
+        GitHub orgs and ``org/team-slug`` teams.
     :param revalidate_after: seconds after which a session's profile and memberships are fetched
         again (a user removed from an allowed org loses access then); ``"auto"``: 600 when
         allow-lists are set, never otherwise; ``None``: never.
@@ -172,6 +163,8 @@ class OAuthMiddleware(OwnEndpoints):
         allowed_users: t.Sequence[str | int] = (),
         allowed_orgs: t.Sequence[str] = (),
         allowed_teams: t.Sequence[str] = (),
+        allowed_domains: t.Sequence[str] = (),  # verified email domains (OpenID Connect)
+        allowed_groups: t.Sequence[str] = (),  # the provider's groups claim
         revalidate_after: int | None | t.Literal["auto"] = "auto",  # 600 s with allow-lists
         revalidate_grace: int = 3600,  # an hour-long GitHub outage logs nobody out; never unbounded
         idle_timeout: int | None = None,  # off: a login lasts max_age, like most GitHub logins
@@ -190,7 +183,13 @@ class OAuthMiddleware(OwnEndpoints):
         self.secret_keys: tuple[bytes, ...] = settings["secret_key"]
         self.allow_insecure_http: bool = settings["allow_insecure_http"]
         self.provider: Provider = settings["provider"]
-        self.policy = AccessPolicy.of(settings["allowed_users"], settings["allowed_orgs"], settings["allowed_teams"])
+        self.policy = AccessPolicy.of(
+            settings["allowed_users"],
+            settings["allowed_orgs"],
+            settings["allowed_teams"],
+            settings["allowed_domains"],
+            settings["allowed_groups"],
+        )
         self.scope: tuple[str, ...] = settings["scope"]
         self.login_path: str = settings["login_path"]
         self.callback_path: str = settings["callback_path"]
@@ -230,6 +229,7 @@ class OAuthMiddleware(OwnEndpoints):
             http=self.http,
             timeout=self.timeout,
             allow_insecure_http=self.allow_insecure_http,
+            clock=self._now,
         )
         lifetimes = Lifetimes(
             max_age=self.max_age,
@@ -369,8 +369,8 @@ class OAuthMiddleware(OwnEndpoints):
                     if session is None:
                         extra = self._end_session(loaded.session, cookies, secure=secure, everywhere=outcome.ended)
                         if outcome.ended == "not_allowed":
-                            refused = NotAllowed(_not_allowed_help(loaded.session.username), headers=extra)
-                            return render_error(environ, refused)(environ, start_response)
+                            refused = NotAllowed(self._not_allowed_help(loaded.session.username), headers=extra)
+                            return self._render(environ, refused)(environ, start_response)
                     elif outcome.changed:
                         extra = self.sessions.dump(session, secure=secure, present=cookies, previous=loaded.value)
             else:
@@ -433,7 +433,7 @@ class OAuthMiddleware(OwnEndpoints):
         let public ones through anonymously, and keep the browser's cookie for when it is back."""
         self.diagnostics.store_down(exc)
         if self.require_login and self.is_protected(path):
-            return render_error(environ, StoreDown())(environ, start_response)
+            return self._render(environ, StoreDown())(environ, start_response)
         return self.app(environ, start_response)
 
     def _is_secure(self, environ: WSGIEnvironment) -> bool:
@@ -459,7 +459,7 @@ class OAuthMiddleware(OwnEndpoints):
         different ways, so the app never gets it (PATH-1, PATH-3). GET and HEAD are redirected to
         the canonical spelling (308 keeps the method), anything else is refused with 400."""
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
-            log.info("refused a %s request for a path with dot segments", _printable(environ.get("REQUEST_METHOD", "")))
+            log.info("refused a %s request for a path with dot segments", for_log(environ.get("REQUEST_METHOD", "")))
             refused = BadRequest(
                 "The request path has '.' or '..' segments or lacks its leading '/'. Send the path in its "
                 "canonical form."
@@ -487,62 +487,3 @@ class OAuthMiddleware(OwnEndpoints):
         return Response.json(payload, status=401, headers=headers)(environ, start_response)
 
     # -- own endpoints ---------------------------------------------------------------------------
-
-    def _callback(self, environ: WSGIEnvironment) -> Response:
-        _allow_methods(environ, "GET", "HEAD")
-        params = query(environ)
-        secure = self._is_secure(environ)
-        cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
-        state = params.get("state")
-        flow, flow_cookie = self.flows.take(state, cookies, secure=secure) if state else (None, None)
-        consumed: Headers = [set_cookie(flow_cookie, None, max_age=0, secure=secure)] if flow_cookie else []
-        if flow is None:
-            if self.sessions.load(cookies, secure=secure, now=self.clock()) is not None:
-                # a replayed or stale callback of a browser that is logged in: just go on
-                return Response.redirect(self._default_next(environ), status=303, headers=consumed)
-            log.warning("callback with a missing, unknown, expired or mismatched state")
-            hint = diagnostics.callback_hint(
-                self.diagnostics, cookies, flow_cookie, flows=self.flows, secure=secure, redirect_uri=self.redirect_uri
-            )
-            raise StateError(hint, headers=consumed)
-        try:
-            error = params.get("error")
-            if error is not None:
-                if error == "access_denied":
-                    log.info("login cancelled at %s", self.provider.name)
-                    raise AccessDenied()
-                log.warning("%s sent the callback with error=%s", self.provider.name, _printable(error))
-                raise ProviderError("GitHub refused the login request (%s)." % _printable(error))
-            code = params.get("code")
-            if not code:
-                raise BadRequest("The callback has no authorization code.")
-            if not self.flows.redeem(flow):  # only now is the state remembered as used (CSRF-4)
-                raise StateError()
-            token = self.client.exchange_code(
-                code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier, now=self.clock()
-            )
-            user = self.client.fetch_profile(token)
-            username = user[self.provider.username_field]
-            groups = self.policy.keep(self.client.fetch_groups(token)) if self.policy.needs_groups else []
-            if not self.policy.admits(username, groups, user.get("id")):
-                log.warning("%s logged in at %s but is not in the allow-lists", for_log(username), self.provider.name)
-                raise NotAllowed(_not_allowed_help(username))
-        except OAuthMiddlewareError as exc:
-            exc.headers = tuple(exc.headers) + tuple(consumed)
-            raise
-        session = Session.new(user=user, token=token, username=username, groups=groups, now=self.clock())
-        if isinstance(self.sessions, StoreSessions):
-            self.sessions.end(cookies, secure=secure)  # the session this login replaces ends everywhere (SES-3)
-        headers = consumed + self.sessions.dump(session, secure=secure, present=cookies)
-        log.info("login succeeded for %s", for_log(session.username))
-        return Response.redirect(self._safe_next(flow.next_url, environ), headers=headers)
-
-
-def _not_allowed_help(username: object) -> str:
-    """The 403 text: names the account only if its login has the usual shape (ERR-10)."""
-    shown = display_login(username)
-    return NOT_ALLOWED_HELP % (" as " + shown if shown else "")
-
-
-def _printable(value: str) -> str:
-    return "".join(c for c in value[:64] if c.isalnum() or c in "_-.") or "unknown"

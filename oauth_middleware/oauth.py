@@ -4,7 +4,8 @@ No WebOb and no environ here: these functions take plain values and raise
 :class:`~oauth_middleware.errors.ProviderError` (or :class:`~oauth_middleware.errors.ProviderTimeout`)
 with a safe description when the provider fails.
 
-GitHub's quirks are handled per call, never through process-wide state:
+The provider's quirks (GitHub's, first of all) are handled per call, never through process-wide
+state:
 
 - the token endpoint answers form-encoded unless asked for JSON (we ask, and parse both);
 - it reports errors (``bad_verification_code``, ...) with HTTP 200;
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
+import functools
 import http.client
 import io
 import json
@@ -28,7 +31,7 @@ import socket
 import time
 import typing as t
 from http.cookiejar import Cookie, DefaultCookiePolicy
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 import urllib3
@@ -38,29 +41,19 @@ from requests_oauthlib import OAuth2Session
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import ProviderError, ProviderTimeout, RateLimited, TokenRefused, TokenRevoked
+from .errors import ProviderError, ProviderTimeout, TokenRefused, TokenRevoked
 from .text import for_log
 
 if t.TYPE_CHECKING:
-    from .providers import Provider
+    from .providers import Identity, Provider
 
 log = logging.getLogger(__name__)
 
 #: Largest provider response body read, bytes (a profile is ~1.5 KB).
 MAX_BODY_BYTES = 1 << 20
 
-#: Token errors GitHub reports with HTTP 200, and what we tell the user.
-TOKEN_ERRORS = {
-    "bad_verification_code": "The login code expired or was already used. Please start the login again.",
-    "incorrect_client_credentials": (
-        "The application's GitHub credentials are misconfigured. Please tell the site's administrator."
-    ),
-    "redirect_uri_mismatch": (
-        "The application's GitHub callback URL is misconfigured. Please tell the site's administrator."
-    ),
-    "unverified_user_email": "GitHub requires a verified primary email address on your account first.",
-}
-MISCONFIGURATION_ERRORS = ("incorrect_client_credentials", "redirect_uri_mismatch")
+#: The unreadable-answer description (``{provider}`` is filled when rendered).
+UNREADABLE_TOKEN_ANSWER = "{provider} answered the token request with something unreadable."
 
 
 # -- keeping requests-oauthlib's DEBUG records (bodies, headers, tokens) out of the logs ----------
@@ -186,22 +179,24 @@ class _DeadlineAdapter(HTTPAdapter):
 
 
 @contextlib.contextmanager
-def _provider_call(timeout: float | tuple[float, float]) -> t.Iterator[None]:
+def _provider_call(timeout: float | tuple[float, float], provider: str = "the provider") -> t.Iterator[None]:
     """One call to the provider: quiet requests-oauthlib, a deadline of ``timeout`` in all
-    (:func:`call_budget`), and requests' failures turned into our errors."""
+    (:func:`call_budget`), and requests' failures turned into our errors.
+
+    :param provider: the provider's display name, for log lines."""
     token = _quiet.set(True)
     deadline = _deadline.set(time.monotonic() + call_budget(timeout))
     try:
         yield
     # requests' exceptions carry the request, and so the body with the code: never chain them
     except (requests.Timeout, urllib3.exceptions.TimeoutError):
-        log.warning("GitHub did not answer in time")
+        log.warning("%s did not answer in time", provider)
         raise ProviderTimeout() from None
     except (requests.ConnectionError, urllib3.exceptions.ProtocolError):
-        log.warning("GitHub could not be reached")
-        raise ProviderError("GitHub could not be reached. Please try again in a moment.") from None
+        log.warning("%s could not be reached", provider)
+        raise ProviderError("{provider} could not be reached. Please try again in a moment.") from None
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-        log.warning("request to GitHub failed: %s", type(exc).__name__)
+        log.warning("request to %s failed: %s", provider, type(exc).__name__)
         raise ProviderError() from None
     finally:
         _deadline.reset(deadline)
@@ -270,6 +265,7 @@ class OAuthClient:
         the whole answer), or a ``(connect, read)`` pair: connecting within the first, the whole
         call within their sum.
     :param allow_insecure_http: permit ``http://`` provider URLs (local development).
+    :param clock: returns the current time in seconds.
     """
 
     def __init__(
@@ -282,40 +278,66 @@ class OAuthClient:
         http: requests.Session,
         timeout: float | tuple[float, float],
         allow_insecure_http: bool = False,
+        clock: t.Callable[[], float] = time.time,
     ) -> None:
         self.provider = provider
+        #: wall-clock seconds (the middleware's ``clock``), e.g. for id_token times
+        self.clock = clock
         self.client_id = client_id
         self.client_secret = client_secret
         self.scope = scope
         self.http = http
         self.timeout = timeout
+        self.allow_insecure_http = allow_insecure_http
         self._oauthlib_client = WebApplicationClient(client_id)
-        self.token_url = provider.token_url
-        if allow_insecure_http and provider.token_url.startswith("http://"):
-            real = provider.token_url[: provider.token_url.index("/", len("http://"))] + "/"
+        self._token_urls: dict[str, str] = {}
+        if provider.token_url:  # a discovering provider (OpenID Connect) has none yet
+            self.token_url = self._usable_token_url(provider.token_url)
+
+    def _usable_token_url(self, url: str) -> str:
+        """``url``, or for an allowed ``http://`` one the ``https://`` alias that requests-oauthlib
+        accepts, with the adapter that sends it over http mounted (once per host)."""
+        usable = self._token_urls.get(url)
+        if usable is not None:
+            return usable
+        usable = url
+        if self.allow_insecure_http and url.startswith("http://"):
+            real = url[: url.index("/", len("http://"))] + "/"
             alias = "https://" + real[len("http://") :]
-            self.token_url = "https://" + provider.token_url[len("http://") :]
-            http.mount(alias, _PlainHTTPAlias(alias, real))
+            usable = "https://" + url[len("http://") :]
+            self.http.mount(alias, _PlainHTTPAlias(alias, real))
+        self._token_urls[url] = usable
+        return usable
+
+    @property
+    def display_name(self) -> str:
+        return self.provider.display_name
+
+    def current_token_url(self) -> str:
+        """The token endpoint as requests-oauthlib is given it (discovered first if need be)."""
+        return self._usable_token_url(self.provider.token_endpoint(self))
 
     def code_challenge(self, verifier: str) -> str:
         """The S256 challenge of ``verifier`` (computed by oauthlib)."""
         return str(self._oauthlib_client.create_code_challenge(verifier, "S256"))
 
-    def authorization_url(self, *, redirect_uri: str, state: str, verifier: str) -> str:
-        """The provider URL the browser is sent to, with state and an S256 PKCE challenge."""
-        params = [
-            ("response_type", "code"),
-            ("client_id", self.client_id),
-            ("redirect_uri", redirect_uri),
-            ("scope", " ".join(self.scope)),
-            ("state", state),
-            ("code_challenge", self.code_challenge(verifier)),
-            ("code_challenge_method", "S256"),
-        ]
-        if not self.scope:
-            del params[3]
-        separator = "&" if "?" in self.provider.authorize_url else "?"
-        return self.provider.authorize_url + separator + urlencode(params)
+    def authorization_url(self, *, redirect_uri: str, state: str, verifier: str, nonce: str | None = None) -> str:
+        """The provider URL the browser is sent to, with state, an S256 PKCE challenge and, for
+        a provider that uses one, the login's ``nonce``."""
+        params = self.provider.authorization_params(
+            client_id=self.client_id,
+            redirect_uri=redirect_uri,
+            scope=self.scope,
+            state=state,
+            code_challenge=self.code_challenge(verifier),
+            nonce=nonce,
+        )
+        endpoint = self.provider.authorization_endpoint(self)
+        return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
+
+    def redeem(self, *, code: str, redirect_uri: str, verifier: str, nonce: str | None, now: float) -> dict[str, t.Any]:
+        """The provider's :meth:`~oauth_middleware.providers.Provider.redeem` of ``code``."""
+        return self.provider.redeem(self, code=code, redirect_uri=redirect_uri, verifier=verifier, nonce=nonce, now=now)
 
     def exchange_code(self, *, code: str, redirect_uri: str, verifier: str, now: float) -> dict[str, t.Any]:
         """Redeem ``code`` once (never retried) and return the validated token dict.
@@ -324,47 +346,56 @@ class OAuthClient:
         scopes, a list) and, for expiring tokens, ``expires_at``, ``refresh_token`` and
         ``refresh_token_expires_at`` (seconds since the epoch).
         """
+        token_url = self.current_token_url()  # first: it may mount the http alias the session copies
         oauth = self._oauth_session(redirect_uri=redirect_uri)
         return self._token_call(
             lambda: oauth.fetch_token(
-                self.token_url,
+                token_url,
                 code=code,
                 code_verifier=verifier,
-                include_client_id=True,
-                client_secret=self.client_secret,
+                **self._client_auth(),
                 timeout=_request_timeout(self.timeout),
                 headers=_TOKEN_HEADERS,
             ),
             now=now,
         )
 
-    def refresh(self, refresh_token: str, *, now: float) -> dict[str, t.Any]:
-        """Trade a (single-use) refresh token for a new token dict; never retried."""
+    def refresh(
+        self, refresh_token: str, *, now: float, previous: t.Mapping[str, t.Any] | None = None
+    ) -> dict[str, t.Any]:
+        """The provider's :meth:`~oauth_middleware.providers.Provider.refresh`: a new token
+        dict for a (maybe single-use) refresh token of the token ``previous``; never retried."""
+        return self.provider.refresh(self, refresh_token, now=now, previous=previous)
+
+    def _client_auth(self) -> dict[str, t.Any]:
+        """How the token request authenticates this client: in the body (GitHub's way, the
+        default) or with HTTP Basic (``client_secret_basic``)."""
+        if self.provider.token_auth_method(self) == "client_secret_basic":
+            return {"include_client_id": False, "client_secret": self.client_secret}
+        return {"include_client_id": True, "client_secret": self.client_secret}
+
+    def refresh_grant(self, refresh_token: str, *, now: float) -> dict[str, t.Any]:
+        """The ``refresh_token`` grant at the token endpoint; never retried."""
+        token_url = self.current_token_url()  # first: it may mount the http alias the session copies
         oauth = self._oauth_session()
+        if self.provider.token_auth_method(self) == "client_secret_basic":
+            credentials: dict[str, t.Any] = {"auth": requests.auth.HTTPBasicAuth(self.client_id, self.client_secret)}
+        else:
+            credentials = {"client_id": self.client_id, "client_secret": self.client_secret}
         return self._token_call(
             lambda: oauth.refresh_token(
-                self.token_url,
+                token_url,
                 refresh_token=refresh_token,
                 timeout=_request_timeout(self.timeout),
                 headers=_TOKEN_HEADERS,
-                client_id=self.client_id,
-                client_secret=self.client_secret,
+                **credentials,
             ),
             now=now,
         )
 
-    def revoke(self, access_token: str) -> None:
-        """Delete ``access_token`` at GitHub (``DELETE /applications/{client_id}/token``)."""
-        api_request(
-            self.provider,
-            self.http,
-            "DELETE",
-            self.provider.api_url("applications/%s/token" % quote(self.client_id, safe="")),
-            None,
-            timeout=self.timeout,
-            auth=(self.client_id, self.client_secret),
-            json_body={"access_token": access_token},
-        )
+    def revoke(self, token: str | t.Mapping[str, t.Any]) -> None:
+        """Revoke a token (the session's token dict, or an access token) at the provider."""
+        self.provider.revoke(self, {"access_token": token} if isinstance(token, str) else token)
 
     def _oauth_session(self, redirect_uri: str | None = None) -> OAuth2Session:
         oauth = OAuth2Session(self.client_id, redirect_uri=redirect_uri, scope=list(self.scope))
@@ -374,12 +405,13 @@ class OAuthClient:
         oauth.headers.update(self.http.headers)
         oauth.hooks["response"].append(_read_capped)  # runs before requests reads the whole body
         oauth.max_redirects = 0  # a redirect would re-send the code and secret elsewhere: refuse it
-        oauth.register_compliance_hook("access_token_response", _normalise_token_response)
-        oauth.register_compliance_hook("refresh_token_response", _normalise_token_response)
+        normalise = functools.partial(_normalise_token_response, provider=self.provider)
+        oauth.register_compliance_hook("access_token_response", normalise)
+        oauth.register_compliance_hook("refresh_token_response", normalise)
         return oauth
 
     def _token_call(self, call: t.Callable[[], t.Any], *, now: float) -> dict[str, t.Any]:
-        with _provider_call(self.timeout):
+        with _provider_call(self.timeout, self.provider.display_name):
             try:
                 token = call()
             except Warning as warning:
@@ -389,10 +421,18 @@ class OAuthClient:
                     raise ProviderError() from None
                 token = granted
             except OAuth2Error as exc:
-                raise ProviderError("GitHub refused the token request (%s)." % _safe_code(exc.error)) from None
+                raise ProviderError("{provider} refused the token request (%s)." % _safe_code(exc.error)) from None
             except (ValueError, TypeError, OverflowError):
-                raise ProviderError("GitHub answered the token request with something unreadable.") from None
+                raise ProviderError(UNREADABLE_TOKEN_ANSWER) from None
         return _clean_token(dict(token), now=now)
+
+    def identify(self, token: t.Mapping[str, t.Any], *, with_groups: bool) -> Identity:
+        """The provider's :class:`~oauth_middleware.providers.Identity` of ``token``'s owner;
+        ``with_groups``: memberships filled in (fetched if the identity brought none)."""
+        identity = self.provider.identity(self, token)
+        if with_groups and not identity.groups:
+            identity = dataclasses.replace(identity, groups=tuple(self.provider.groups(self, token)))
+        return identity
 
     def fetch_profile(self, token: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The trimmed profile of the user owning ``token``."""
@@ -416,18 +456,19 @@ def _read_capped(response: requests.Response, *args: t.Any, **kwargs: t.Any) -> 
     if len(body) > MAX_BODY_BYTES:
         response.close()
         log.warning("token endpoint answered more than %d bytes", MAX_BODY_BYTES)
-        raise ProviderError("GitHub answered the token request with something unreadable.")
+        raise ProviderError(UNREADABLE_TOKEN_ANSWER)
     response._content = body
     return response
 
 
-def _normalise_token_response(response: requests.Response) -> requests.Response:
-    """Compliance hook: validate GitHub's token answer and hand oauthlib clean JSON."""
+def _normalise_token_response(response: requests.Response, *, provider: Provider) -> requests.Response:
+    """Compliance hook: validate the token answer (GitHub's errors come with HTTP 200) and hand
+    oauthlib clean JSON. Error codes become ``provider``'s messages."""
     if response.status_code != 200:
         log.warning("token endpoint answered HTTP %d", response.status_code)
         raise ProviderError()
     if len(response.content) > MAX_BODY_BYTES:
-        raise ProviderError("GitHub answered the token request with something unreadable.")
+        raise ProviderError(UNREADABLE_TOKEN_ANSWER)
     content_type = response.headers.get("Content-Type", "")
     data: object
     try:
@@ -441,16 +482,16 @@ def _normalise_token_response(response: requests.Response) -> requests.Response:
         log.warning(
             "token endpoint answered an unreadable body (%s)", for_log(content_type.split(";")[0], 64) or "no type"
         )
-        raise ProviderError("GitHub answered the token request with something unreadable.") from None
+        raise ProviderError(UNREADABLE_TOKEN_ANSWER) from None
     if not isinstance(data, dict):
-        raise ProviderError("GitHub answered the token request with something unreadable.")
+        raise ProviderError(UNREADABLE_TOKEN_ANSWER)
     if "error" in data:
         code = _safe_code(data["error"])
-        if code in MISCONFIGURATION_ERRORS:
+        if provider.is_misconfiguration(code):
             log.error("token request refused: %s (check client_id, client_secret and the callback URL)", code)
         else:
             log.warning("token request refused: %s", code)
-        raise TokenRefused(TOKEN_ERRORS.get(code, "GitHub refused the token request (%s)." % code), code=code)
+        raise TokenRefused(provider.token_error(code), code=code)
     access_token = data.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         log.warning("token response without an access_token")
@@ -470,8 +511,9 @@ _TOKEN_HEADERS = {"Accept": "application/json", "Content-Type": "application/x-w
 
 
 def _clean_token(token: dict[str, t.Any], *, now: float) -> dict[str, t.Any]:
-    """The token fields worth keeping: ``scope`` as the list of granted scopes, and lifetimes
-    (GitHub may send them as strings) turned into absolute ``expires_at`` times."""
+    """The token fields worth keeping: ``scope`` as the list of granted scopes, lifetimes
+    (GitHub may send them as strings) turned into absolute ``expires_at`` times, and an OpenID
+    Connect ``id_token`` (shown to the app; validated by the provider that asked for it)."""
     scope = token.get("scope") or []
     if isinstance(scope, str):
         scope = scope.replace(",", " ").split()
@@ -483,6 +525,9 @@ def _clean_token(token: dict[str, t.Any], *, now: float) -> dict[str, t.Any]:
     refresh_token = token.get("refresh_token")
     if isinstance(refresh_token, str) and refresh_token:
         kept["refresh_token"] = refresh_token
+    id_token = token.get("id_token")
+    if isinstance(id_token, str) and id_token:
+        kept["id_token"] = id_token
     for lifetime, deadline in (("expires_in", "expires_at"), ("refresh_token_expires_in", "refresh_token_expires_at")):
         seconds = _seconds(token.get(lifetime))
         if seconds is not None:
@@ -530,7 +575,7 @@ def api_get_all(
     for _ in range(MAX_PAGES):
         page, response = api_request(provider, http, "GET", url, access_token, timeout=timeout)
         if not isinstance(page, list):
-            raise ProviderError("GitHub answered with something unreadable.")
+            raise ProviderError("{provider} answered with something unreadable.")
         items.extend(page)
         next_url = response.links.get("next", {}).get("url")
         if not next_url:
@@ -553,6 +598,7 @@ def api_request(
     timeout: float | tuple[float, float],
     auth: tuple[str, str] | None = None,
     json_body: t.Any = None,
+    form_body: t.Mapping[str, str] | None = None,
 ) -> tuple[t.Any, requests.Response]:
     """One API call; returns (parsed JSON or None for an empty body, response).
 
@@ -562,7 +608,8 @@ def api_request(
     headers = dict(provider.api_headers)
     if access_token is not None:
         headers["Authorization"] = "Bearer " + access_token
-    with _provider_call(timeout):
+    name = provider.display_name
+    with _provider_call(timeout, name):
         response = http.request(
             method,
             url,
@@ -572,6 +619,7 @@ def api_request(
             allow_redirects=False,
             auth=auth,
             json=json_body,
+            data=form_body,
         )
         try:
             body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
@@ -580,21 +628,21 @@ def api_request(
     status = response.status_code
     path = urlsplit(url).path
     if not 200 <= status < 300:
-        limited = RateLimited.from_response(status, response.headers, now=time.time())
+        limited = provider.rate_limit(status, response.headers, now=time.time())
         if limited is not None:
-            log.warning("GitHub API rate limit reached (%s %s)", status, for_log(path))
+            log.warning("%s API rate limit reached (%s %s)", name, status, for_log(path))
             raise limited
-        log.warning("GitHub API answered HTTP %d for %s", status, for_log(path))
+        log.warning("%s API answered HTTP %d for %s", name, status, for_log(path))
         if status == 401:
             raise TokenRevoked()
         raise ProviderError()
     if len(body) > MAX_BODY_BYTES:
-        log.warning("GitHub API answered more than %d bytes for %s", MAX_BODY_BYTES, for_log(path))
-        raise ProviderError("GitHub answered with an unexpectedly large response.")
+        log.warning("%s API answered more than %d bytes for %s", name, MAX_BODY_BYTES, for_log(path))
+        raise ProviderError("{provider} answered with an unexpectedly large response.")
     if not body.strip():
         return None, response
     try:
         return json.loads(body), response
     except ValueError:
-        log.warning("GitHub API answered unreadable JSON for %s", for_log(path))
-        raise ProviderError("GitHub answered with something unreadable.") from None
+        log.warning("%s API answered unreadable JSON for %s", name, for_log(path))
+        raise ProviderError("{provider} answered with something unreadable.") from None

@@ -172,7 +172,7 @@ OPTIONS: tuple[Option, ...] = (
         parse=parsers.stripped,
         text_format="space- or comma-separated scopes",
         example="`read:user,user:email`",
-        needs=("allowed_orgs", "allowed_teams"),
+        needs=("provider", "allowed_orgs", "allowed_teams", "allowed_groups"),
     ),
     _option(
         "login_path",
@@ -346,6 +346,31 @@ OPTIONS: tuple[Option, ...] = (
         example="`octo-org/ops`",
     ),
     _option(
+        "allowed_domains",
+        type_text="list[str]",
+        default_text="()",
+        help="Email domains whose users are admitted: the domain of an email address the provider marked verified "
+        "(`email_verified`), or Google Workspace's `hd`. Needs an OpenID Connect provider.",
+        default=(),
+        validate=access.validate_domains,
+        parse=parsers.words,
+        text_format="comma-separated domains",
+        example="`example.com`",
+        needs=("provider",),
+    ),
+    _option(
+        "allowed_groups",
+        type_text="list[str]",
+        default_text="()",
+        help="Groups whose members are admitted: names in the OpenID Connect provider's groups claim (its "
+        "`groups_claim`); with GitHub, organisations and `org/team-slug` teams (adds `read:org`). Case-insensitive.",
+        default=(),
+        validate=access.validate_orgs,
+        parse=parsers.words,
+        text_format="comma-separated group names",
+        example="`engineering`",
+    ),
+    _option(
         "revalidate_after",
         type_text='int | None | "auto"',
         default_text='"auto"',
@@ -358,7 +383,7 @@ OPTIONS: tuple[Option, ...] = (
         parse=parsers.revalidate_after,
         text_format="`auto`, `none` (or empty), or whole seconds",
         example="`600`",
-        needs=("allowed_users", "allowed_orgs", "allowed_teams"),
+        needs=("allowed_users", "allowed_orgs", "allowed_teams", "allowed_domains", "allowed_groups"),
     ),
     _option(
         "revalidate_grace",

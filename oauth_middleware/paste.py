@@ -15,6 +15,7 @@ from . import options as _options
 from .env import SECRET_HINTS, SECRET_VARIABLES, EnvOptions, build, from_environ, read_secret, read_secrets
 from .errors import ConfigurationError
 from .middleware import OAuthMiddleware
+from .oidc import config as oidc_config
 from .options import OPTIONS
 
 if t.TYPE_CHECKING:
@@ -24,7 +25,7 @@ if t.TYPE_CHECKING:
 def settings() -> list[str]:
     """The keys a filter section takes: option settings, then ``*_file`` for the secrets."""
     keys = [option.setting for option in OPTIONS if option.setting and option.parse is not None]
-    return keys + [option.name + "_file" for option in OPTIONS if option.file_variant]
+    return keys + [option.name + "_file" for option in OPTIONS if option.file_variant] + list(oidc_config.SETTINGS)
 
 
 def read(section: t.Mapping[str, str], *, environ: t.Mapping[str, str], here: str | None) -> EnvOptions:
@@ -62,6 +63,12 @@ def read(section: t.Mapping[str, str], *, environ: t.Mapping[str, str], here: st
             continue  # empty: github.com
         found[option.name] = _options.parse(option, text, source=option.setting)
         sources[option.name] = option.setting
+    settings_found = {key: section[key] for key in oidc_config.SETTINGS if key in section}
+    provider = oidc_config.provider_from_settings(settings_found, names={key: key for key in oidc_config.SETTINGS})
+    if provider is not None:
+        if "provider" in found:
+            raise ConfigurationError("github_url and provider are both set: set only one of them", option="provider")
+        found["provider"], sources["provider"] = provider, "provider"
     labels = {option.name: option.setting for option in OPTIONS if option.setting}
     env = {name: source for name, source in sources.items() if source not in valid}
     return EnvOptions(found, sources, {**labels, **sources}, env)
@@ -75,8 +82,10 @@ def filter_factory(
     The section's keys are the option names, their values text in the formats of
     :func:`~oauth_middleware.config.options_from_env` (lists may also be whitespace-separated,
     across lines), plus ``client_id_file``, ``client_secret_file`` and ``secret_key_file``
-    (paths, relative to the .ini file's directory) and ``github_url`` (GitHub Enterprise
-    Server). A secret missing from the section is read from the environment
+    (paths, relative to the .ini file's directory), ``github_url`` (GitHub Enterprise
+    Server), and ``provider`` with ``oidc_issuer``, ``oidc_username_claim``, ``oidc_groups_claim``
+    and ``oidc_userinfo`` for an OpenID Connect provider (:mod:`oauth_middleware.oidc.config`).
+    A secret missing from the section is read from the environment
     (``GITHUB_OAUTH_CLIENT_ID``, ``GITHUB_OAUTH_CLIENT_SECRET``, ``OAUTH_MIDDLEWARE_SECRET_KEY``
     or their ``_FILE`` variants), so it need not be written in the file. ``%(here)s`` and
     ``[DEFAULT]`` values are PasteDeploy's; other environment variables are not read.

@@ -176,7 +176,7 @@ class Renewals:
             refresh_token = token.get("refresh_token")
             if refresh_token and isinstance(expires_at, (int, float)) and now >= expires_at - lifetimes.refresh_margin:
                 try:
-                    new_token = self.client.refresh(refresh_token, now=now)
+                    new_token = self.client.refresh(refresh_token, now=now, previous=token)
                 except TokenRefused:
                     if now >= expires_at:
                         raise
@@ -195,41 +195,52 @@ class Renewals:
                 changed = True
                 log.info("refreshed the token of %s", for_log(session.username))
             if lifetimes.revalidate_after is not None and now >= session.checked_at + lifetimes.revalidate_after:
-                user = self.client.fetch_profile(session.token)
-                groups = self.policy.keep(self.client.fetch_groups(session.token)) if self.policy.needs_groups else []
-                username = user.get(self.client.provider.username_field)
-                if username != session.username:
+                identity = self.client.identify(session.token, with_groups=self.policy.needs_groups)
+                groups = self.policy.keep(identity.groups)
+                if identity.username != session.username or identity.sub != (session.user_id or identity.sub):
                     log.info(
-                        "%s was renamed at GitHub; ending the session so they log in again", for_log(session.username)
+                        "%s was renamed at %s; ending the session so they log in again",
+                        for_log(session.username),
+                        self.client.display_name,
                     )
                     return Outcome(None, ended="revoked")
-                if not self.policy.admits(username, groups, user.get("id")):
+                if not self.policy.admits_identity(identity, groups):
                     log.warning("%s is no longer admitted; ending the session", for_log(session.username))
                     return Outcome(None, ended="not_allowed")
-                session = dataclasses.replace(session, user=user, groups=tuple(groups), checked_at=now)
+                session = dataclasses.replace(
+                    session, user=identity.profile, groups=tuple(groups), checked_at=now, sub=identity.sub
+                )
                 changed = True
                 log.debug("re-validated %s", for_log(session.username))
         except (TokenRefused, TokenRevoked):
-            log.warning("GitHub no longer accepts the grant of %s; ending the session", for_log(session.username))
+            log.warning(
+                "%s no longer accepts the grant of %s; ending the session",
+                self.client.display_name,
+                for_log(session.username),
+            )
             return Outcome(None, ended="revoked")
         except RateLimited:
             log.warning(
-                "GitHub's rate limit for %s stopped the re-validation; ending the session (a user's own "
+                "%s's rate limit for %s stopped the re-validation; ending the session (a user's own "
                 "rate limit never extends access)",
+                self.client.display_name,
                 for_log(session.username),
             )
             return Outcome(None, ended="unverified")
         except Exception as exc:
             if lifetimes.past_grace(session, now):
                 log.warning(
-                    "could not re-validate %s for over %d s past due (GitHub unavailable); ending the session",
+                    "could not re-validate %s for over %d s past due (%s unavailable); ending the session",
                     for_log(session.username),
                     lifetimes.revalidate_grace,
+                    self.client.display_name,
                 )
                 return Outcome(None, ended="unverified")
             if isinstance(exc, ProviderError):
                 log.warning(
-                    "could not renew the session of %s (GitHub unavailable); retrying later", for_log(session.username)
+                    "could not renew the session of %s (%s unavailable); retrying later",
+                    for_log(session.username),
+                    self.client.display_name,
                 )
             else:
                 log.exception("unexpected error renewing the session of %s; retrying later", for_log(session.username))

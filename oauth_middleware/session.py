@@ -42,6 +42,8 @@ class Session:
     :param seen_at: last recorded activity (updated at most every quarter of ``idle_timeout``).
     :param checked_at: when the profile and memberships were last fetched from the provider.
     :param groups: memberships (``"org"``, ``"org/team"``) when allow-lists need them.
+    :param sub: the provider's stable account id as text (``Identity.sub``); empty in cookies
+        written before it was kept, whose :attr:`user_id` comes from the profile's numeric ``id``.
     """
 
     user: dict[str, t.Any]
@@ -51,12 +53,20 @@ class Session:
     seen_at: float
     checked_at: float
     groups: tuple[str, ...] = ()
+    sub: str = ""
 
     @classmethod
     def new(
-        cls, *, user: dict[str, t.Any], token: dict[str, t.Any], username: str, now: float, groups: t.Sequence[str] = ()
+        cls,
+        *,
+        user: dict[str, t.Any],
+        token: dict[str, t.Any],
+        username: str,
+        now: float,
+        groups: t.Sequence[str] = (),
+        sub: str = "",
     ) -> Session:
-        return cls(user, token, now, username, now, now, tuple(groups))
+        return cls(user, token, now, username, now, now, tuple(groups), sub)
 
     def to_json(self) -> bytes:
         payload = {
@@ -69,6 +79,8 @@ class Session:
             "t": self.token,
             "g": list(self.groups),
         }
+        if self.sub and self.sub != self._profile_id:  # GitHub's sub is its id: not stored twice
+            payload["i"] = self.sub
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
     @classmethod
@@ -78,8 +90,10 @@ class Session:
             raise ValueError("unknown session format")
         user, token, name, groups = payload["u"], payload["t"], payload["n"], payload["g"]
         times = payload["iat"], payload["s"], payload["c"]
+        sub = payload.get("i", "")
         if not (
-            isinstance(user, dict)
+            isinstance(sub, str)
+            and isinstance(user, dict)
             and isinstance(token, dict)
             and isinstance(name, str)
             and isinstance(groups, list)
@@ -87,12 +101,17 @@ class Session:
             and all(isinstance(v, int) and not isinstance(v, bool) for v in times)
         ):
             raise ValueError("malformed session")
-        return cls(user, token, float(times[0]), name, float(times[1]), float(times[2]), tuple(groups))
+        return cls(user, token, float(times[0]), name, float(times[1]), float(times[2]), tuple(groups), sub)
 
     @functools.cached_property
     def user_id(self) -> str | None:
-        """The immutable numeric account id as text (``"583231"``), for ``REMOTE_USER``-style
-        consumers such as Django's ``RemoteUserMiddleware``; ``None`` if the profile has none."""
+        """The provider's stable account id as text (:attr:`sub`: GitHub's numeric id, e.g.
+        ``"583231"``; an OpenID Connect ``sub``), for ``REMOTE_USER``-style consumers such as
+        Django's ``RemoteUserMiddleware``; ``None`` if there is none."""
+        return self.sub or self._profile_id
+
+    @functools.cached_property
+    def _profile_id(self) -> str | None:
         value = self.user.get("id")
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
 

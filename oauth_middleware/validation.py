@@ -208,8 +208,9 @@ def require_login(value: object, ctx: Context) -> bool | tuple[str, ...]:
 
 
 def scope(value: object, ctx: Context) -> tuple[str, ...]:
-    """``scope``: a space/comma separated string or a list of scope names; ``read:org`` is added
-    when org or team allow-lists need it (private memberships are invisible without it)."""
+    """``scope``: a space/comma separated string or a list of scope names, adjusted by the
+    provider (:meth:`~oauth_middleware.providers.Provider.adjust_scope`: GitHub adds ``read:org``
+    when org or team allow-lists need it)."""
     items = value.replace(",", " ").split() if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(
         isinstance(s, str) and s and s.isprintable() and " " not in s for s in items
@@ -218,10 +219,9 @@ def scope(value: object, ctx: Context) -> tuple[str, ...]:
             "%s must be a list of scope names such as ('read:user', 'user:email'), got %r" % (ctx.name, value)
         )
     result = tuple(dict.fromkeys(items))
-    needs_groups = ctx.done.get("allowed_orgs") or ctx.done.get("allowed_teams")
-    if needs_groups and not {"read:org", "admin:org"} & set(result):
-        result += ("read:org",)
-    return result
+    needs_groups = any(ctx.done.get(name) for name in ("allowed_orgs", "allowed_teams", "allowed_groups"))
+    provider = ctx.done.get("provider")
+    return provider.adjust_scope(result, needs_groups=bool(needs_groups)) if provider is not None else result
 
 
 def positive_number(value: object, ctx: Context, *, name: str | None = None) -> float:
@@ -345,7 +345,8 @@ def optional_seconds(value: object, ctx: Context) -> int | None:
 def revalidate_after(value: object, ctx: Context) -> int | None:
     """``revalidate_after``: ``"auto"`` is 600 seconds when an allow-list is set, never otherwise."""
     if value == "auto":
-        restricted = any(ctx.done.get(name) for name in ("allowed_users", "allowed_orgs", "allowed_teams"))
+        lists = ("allowed_users", "allowed_orgs", "allowed_teams", "allowed_domains", "allowed_groups")
+        restricted = any(ctx.done.get(name) for name in lists)
         return 600 if restricted else None
     return optional_seconds(value, ctx)
 

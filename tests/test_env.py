@@ -339,7 +339,7 @@ def test_unknown_variables_are_refused_with_a_suggestion() -> None:
     [
         ("CLIENT_ID", "did you mean GITHUB_OAUTH_CLIENT_ID?"),
         ("CLIENT_SECRET_FILE", "did you mean GITHUB_OAUTH_CLIENT_SECRET_FILE?"),
-        ("PROVIDER", "set OAUTH_MIDDLEWARE_GITHUB_URL"),
+        ("PROVIDR", "did you mean OAUTH_MIDDLEWARE_PROVIDER?"),  # PROVIDER names an OIDC provider now
         ("CLOCK", "clock takes a Python object"),
         ("MAX_AGE_FILE", "only the secrets have _FILE variants: set OAUTH_MIDDLEWARE_MAX_AGE"),
         ("XYZZY", ""),

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import pathlib
-import re
 import secrets
 import shutil
-import socket
 import subprocess
 import typing as t
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -25,78 +22,16 @@ import pytest
 import requests
 
 from oauth_middleware.oidc import Discovery, IdentityMapper, IdTokenValidator, JWKSCache, merge_userinfo
-from tests.support.servers import Server, http_session, server_env, wait_healthy
-
-HARNESS = pathlib.Path(__file__).parent / "oidc_provider"
-INSTALL = HARNESS / ".install"  # ignored by git: node_modules and npm's cache
-NPM_TIMEOUT = 300  # seconds for `npm ci`
-CLIENT_ID = "harness-client"
-CLIENT_SECRET = "harness-client-secret-0123456789abcdef"
-REDIRECT_URI = "https://app.example.com/auth/callback"
-TIMEOUT = 10  # seconds, every request
-MAX_HOPS = 12  # redirects and forms followed by the "browser" in one login
-NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH", "network")
+from tests.support import oidc_provider as harness
+from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, MAX_HOPS, REDIRECT_URI, TIMEOUT
+from tests.support.servers import Server, http_session
 
 pytestmark = pytest.mark.e2e
 
 
-def _install() -> None:
-    """`npm ci` the pinned oidc-provider into tests/oidc_provider/.install (once per lock file)."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("node/npm are not installed (.ci/run installs them from Debian when it can)")
-    lock = (HARNESS / "package-lock.json").read_bytes()
-    stamp = INSTALL / "installed-lock.sha256"
-    digest = hashlib.sha256(lock).hexdigest()
-    INSTALL.mkdir(exist_ok=True)
-    for name in ("package.json", "package-lock.json", "server.js"):
-        shutil.copyfile(HARNESS / name, INSTALL / name)
-    if stamp.exists() and stamp.read_text() == digest and (INSTALL / "node_modules" / "oidc-provider").is_dir():
-        return
-    try:
-        result = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--cache", str(INSTALL / "npm-cache")],
-            cwd=INSTALL,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT,
-            env=server_env(),
-        )
-    except subprocess.TimeoutExpired:
-        pytest.skip("npm ci did not finish in %d s: is the npm registry reachable?" % NPM_TIMEOUT)
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.splitlines()[-5:])
-        if any(marker in result.stderr for marker in NETWORK_ERRORS):
-            pytest.skip("the npm registry cannot be reached: " + tail)
-        pytest.fail("npm ci failed:\n" + tail)
-    stamp.write_text(digest)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Server]:
-    _install()
-    port = _free_port()
-    stderr_path = tmp_path_factory.mktemp("oidc-provider") / "stderr.log"
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            ["node", "server.js", str(port), REDIRECT_URI],
-            cwd=INSTALL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=server_env(NODE_ENV="test"),
-            start_new_session=True,  # its own process group: stopped by PID with everything it started
-        )
-    server = Server("oidc-provider", process, "http://127.0.0.1:%d" % port, stderr_path)
-    try:
-        wait_healthy(server, "/.well-known/openid-configuration")
-        yield server
-    finally:
-        server.stop()
+    yield from harness.start(tmp_path_factory)
 
 
 class Client:
@@ -119,19 +54,6 @@ class Client:
 
     def redeem(self, code: str, verifier: str) -> dict[str, t.Any]:
         return self.token(grant_type="authorization_code", code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
-
-
-def _form(page: str, base: str) -> tuple[str, dict[str, str]]:
-    """The first form of ``page``: its absolute action and its named inputs' values."""
-    match = re.search(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', page, re.S)
-    assert match, "no form on the provider's page"
-    fields = {}
-    for tag in re.findall(r"<input[^>]*>", match.group(2)):
-        name = re.search(r'name="([^"]+)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if name:
-            fields[html.unescape(name.group(1))] = html.unescape(value.group(1)) if value else ""
-    return urljoin(base, html.unescape(match.group(1))), fields
 
 
 def browser_login(client: Client, *, nonce: str, verifier: str, user: str = "alice") -> dict[str, str]:
@@ -165,7 +87,7 @@ def _follow(browser: requests.Session, client: Client, params: dict[str, str], s
             response = browser.get(location, allow_redirects=False, timeout=TIMEOUT)
             continue
         assert response.status_code == 200, (response.status_code, response.text[:500])
-        action, fields = _form(response.text, response.url)
+        action, fields = harness.first_form(response.text, response.url)
         if fields.get("prompt") == "login":
             fields.update(login=user, password="any password")
         response = browser.post(action, data=fields, allow_redirects=False, timeout=TIMEOUT)
@@ -242,11 +164,10 @@ def test_keys_rotated_between_login_start_and_callback(provider: Server, client:
 def test_the_harness_skips_only_for_missing_node_or_an_unreachable_registry(
     monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
-    module = __import__(__name__, fromlist=["_install"])
-    monkeypatch.setattr(module, "INSTALL", tmp_path)
+    monkeypatch.setattr(harness, "INSTALL", tmp_path)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(pytest.skip.Exception, match="node/npm are not installed"):
-        _install()
+        harness.install()
     monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
     for stderr, outcome in (
         ("npm error code ENOTFOUND\nnpm error request to https://registry.npmjs.org failed", pytest.skip.Exception),
@@ -255,4 +176,4 @@ def test_the_harness_skips_only_for_missing_node_or_an_unreachable_registry(
         failed = subprocess.CompletedProcess(["npm"], 1, stdout="", stderr=stderr)
         monkeypatch.setattr(subprocess, "run", lambda *args, failed=failed, **kwargs: failed)
         with pytest.raises(outcome):
-            _install()
+            harness.install()

@@ -1,7 +1,8 @@
 """OpenID Connect core: discovery, the provider's keys, id_token validation and identity mapping.
 
-Self-contained protocol pieces, not yet wired into :class:`~oauth_middleware.OAuthMiddleware`
-(the OpenID Connect provider plugs them in). Needs PyJWT with cryptography, imported lazily:
+Protocol pieces, plugged into :class:`~oauth_middleware.OAuthMiddleware` by
+:class:`OpenIDConnect` and its presets (``Google()``, ``GitLab()``, ``MicrosoftEntra(tenant)``,
+``Keycloak(base_url, realm)``, ``Okta(domain)``). Needs PyJWT with cryptography, imported lazily:
 ``pip install 'oauth-middleware[oidc]'``.
 
 .. code-block:: python
@@ -30,9 +31,21 @@ from .identity import verified_email as verified_email
 from .idtoken import IdTokenValidator as IdTokenValidator
 from .idtoken import token_hash as token_hash
 from .jwks import JWKSCache as JWKSCache
+from .presets import GitLab as GitLab
+from .presets import Google as Google
+from .presets import Keycloak as Keycloak
+from .presets import MicrosoftEntra as MicrosoftEntra
+from .presets import Okta as Okta
+from .provider import OpenIDConnect as OpenIDConnect
 
 __all__ = [
     "Discovery",
+    "GitLab",
+    "Google",
+    "Keycloak",
+    "MicrosoftEntra",
+    "Okta",
+    "OpenIDConnect",
     "DiscoveryError",
     "IdTokenError",
     "IdTokenValidator",

@@ -71,6 +71,8 @@ def session_cookie(
         requests.get(url, cookies=cookies)
 
     :param user: a login, or a profile dict (``login`` required; missing fields are filled in).
+        With an OpenID Connect provider give its username claim and ``sub``:
+        ``{"preferred_username": "alice", "sub": "248289761001"}``.
     :param token: the token dict the app will see; a fake bearer token by default.
     :param secure: name the cookies as sent over https (``__Host-`` prefix).
     :param issued_at: the login time; now by default (use it to test expiry).
@@ -89,6 +91,7 @@ def session_cookie(
         username=username,
         groups=groups,
         now=middleware.clock() if issued_at is None else issued_at,
+        sub=profile["sub"] if isinstance(profile.get("sub"), str) else "",  # OpenID Connect's stable id
     )
     cookies = {}
     for _, header in middleware.sessions.dump(session, secure=secure):

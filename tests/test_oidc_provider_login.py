@@ -1,0 +1,102 @@
+"""A full login through the middleware against a real OpenID Certified provider (panva's
+oidc-provider on 127.0.0.1): WebTest drives our app and, through a small proxy, the provider's own
+login and consent forms; the middleware discovers, redeems with PKCE and client_secret_basic,
+validates the id_token with the provider's real keys, reads UserInfo, and refreshes with a
+rotating refresh token."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from urllib.parse import urlsplit
+
+import pytest
+import webtest
+
+from oauth_middleware import OAuthMiddleware
+from oauth_middleware.oidc import OpenIDConnect
+from tests.support import oidc_provider as harness
+from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, MAX_HOPS, REDIRECT_URI
+from tests.support.servers import Server
+
+pytestmark = pytest.mark.e2e
+SECRET = "k" * 8 + "Zq3v9XwY2p7LmN4rT6sB1cD5fG8hJ0aE"
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Server]:
+    yield from harness.start(tmp_path_factory)
+
+
+class Clock:
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _seen(environ: t.Any, start_response: t.Any) -> list[bytes]:
+    keys = ("REMOTE_USER", "oauth_middleware.user_id", "oauth_middleware.groups", "oauth_middleware.user")
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({key: environ.get(key) for key in keys}).encode()]
+
+
+def _log_in(app: webtest.TestApp, browser: webtest.TestApp, provider: Server) -> webtest.TestResponse:
+    """Start at our login path, fill in the provider's forms with WebTest, come back."""
+    response = browser.get(app.get("/auth/login").headers["Location"])
+    for _ in range(MAX_HOPS):
+        location = response.headers.get("Location", "")
+        if location.startswith(REDIRECT_URI):
+            parts = urlsplit(location)
+            return app.get(parts.path + "?" + parts.query)
+        if response.status_int in (302, 303):
+            response = browser.get(location if "://" in location else provider.url + location)
+            continue
+        form = response.forms[0]
+        if "login" in form.fields:
+            form["login"] = "alice"
+            form["password"] = "any password"
+        response = form.submit()
+    raise AssertionError("the login did not come back in %d hops" % MAX_HOPS)
+
+
+@pytest.mark.filterwarnings("ignore:allow_insecure_http=True:UserWarning")
+def test_a_full_login_and_a_refresh_through_the_middleware(provider: Server) -> None:
+    clock = Clock()
+    middleware = OAuthMiddleware(
+        _seen,
+        provider=OpenIDConnect(provider.url, groups_claim="groups", userinfo=True),
+        scope="openid email profile groups",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        secret_key=SECRET,
+        redirect_uri=REDIRECT_URI,
+        allow_insecure_http=True,  # the provider listens on http://127.0.0.1 only
+        allowed_groups=["admins"],
+        clock=clock,
+    )
+    app = webtest.TestApp(middleware, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "app.example.com"})
+    browser = webtest.TestApp(harness.Proxy(provider.url), extra_environ={"HTTP_HOST": urlsplit(provider.url).netloc})
+
+    assert _log_in(app, browser, provider).status_int == 302
+    seen = app.get("/").json
+    assert seen["REMOTE_USER"] == "alice" and seen["oauth_middleware.user_id"] == "alice"
+    assert seen["oauth_middleware.groups"] == ["admins", "staff"]
+    assert seen["oauth_middleware.user"]["email"] == "alice@example.com"
+
+    def session_token() -> dict[str, t.Any]:
+        cookies = {"__Host-oauth_session": app.cookies["__Host-oauth_session"]}
+        loaded = middleware.sessions.load(cookies, secure=True, now=clock())
+        assert loaded is not None
+        return loaded.session.token
+
+    first = session_token()
+    expires_in = first["expires_at"] - clock.now
+    clock.now += expires_in - 60  # within the refresh margin: the next request refreshes
+    assert app.get("/").json["REMOTE_USER"] == "alice"
+    second = session_token()
+    assert second["refresh_token"] != first["refresh_token"]  # rotated by the provider
+    assert second["access_token"] != first["access_token"]
