@@ -1202,6 +1202,7 @@ REQUIREMENT_IDS = (
     + ["PATH-%d" % i for i in range(1, 4)]
     + ["ERR-%d" % i for i in range(1, 12)]
     + ["TAB-%d" % i for i in range(1, 7)]
+    + ["OIDC-%d" % i for i in range(1, 11)]
 )
 
 
