@@ -240,7 +240,10 @@ class OAuthMiddleware(OwnEndpoints):
         self.sessions: SessionCookie | StoreSessions
         if self.store is None:
             self.sessions = SessionCookie(
-                Cipher(self.secret_keys, purpose="session"), name=self.cookie_name, lifetimes=lifetimes
+                Cipher(self.secret_keys, purpose="session"),
+                name=self.cookie_name,
+                lifetimes=lifetimes,
+                derive=self.provider.derived_profile,
             )
         else:
             self.sessions = StoreSessions(
@@ -249,6 +252,7 @@ class OAuthMiddleware(OwnEndpoints):
                 name=self.cookie_name,
                 lifetimes=lifetimes,
                 clock=self._now,
+                derive=self.provider.derived_profile,
             )
         self.renewals = Renewals(
             self.client, lifetimes=lifetimes, policy=self.policy, store=self.store, budget=call_budget(self.timeout)

@@ -10,6 +10,7 @@ The core knows a user only as an :class:`Identity`. Everything particular to Git
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import typing as t
 from urllib.parse import quote, urlsplit
@@ -270,6 +271,11 @@ class Provider:
             " as " + shown_login if shown_login else "",
         )
 
+    def derived_profile(self, profile: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The profile fields this provider derives from ``login`` and ``id`` alone (so a session
+        cookie need not carry them when they have those values); none by default."""
+        return {}
+
     def trim_profile(self, profile: dict[str, t.Any]) -> dict[str, t.Any]:
         """Keep the :data:`PROFILE_FIELDS` of ``profile`` and check the user name is there."""
         username = profile.get(self.username_field)
@@ -319,6 +325,20 @@ class GitHubProvider(Provider):
 
     Build it with :func:`GitHub` (:meth:`create`).
     """
+
+    def derived_profile(self, profile: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """GitHub's profile page, legacy global node id and, on github.com, avatar URL follow from
+        ``login`` and ``id``; ``type`` is ``"User"`` for people (a github.com session cookie
+        shrinks by a third)."""
+        login, account = profile.get("login"), profile.get("id")
+        derived: dict[str, t.Any] = {"type": "User"}
+        if isinstance(login, str):
+            derived["html_url"] = self.authorize_url.removesuffix("/login/oauth/authorize") + "/" + login
+        if isinstance(account, int) and not isinstance(account, bool):
+            derived["node_id"] = base64.b64encode(b"04:User%d" % account).decode("ascii")
+            if self.api_base_url == "https://api.github.com/":
+                derived["avatar_url"] = "https://avatars.githubusercontent.com/u/%d?v=4" % account
+        return derived
 
     @classmethod
     def create(cls, base_url: str = "https://github.com", *, api_base_url: str | None = None) -> GitHubProvider:

@@ -68,26 +68,62 @@ class Session:
     ) -> Session:
         return cls(user, token, now, username, now, now, tuple(groups), sub)
 
-    def to_json(self) -> bytes:
-        payload = {
-            "v": 1,
-            "iat": int(self.issued_at),
-            "s": int(self.seen_at),
-            "c": int(self.checked_at),
-            "n": self.username,
-            "u": self.user,
-            "t": self.token,
-            "g": list(self.groups),
-        }
-        if self.sub and self.sub != self._profile_id:  # GitHub's sub is its id: not stored twice
-            payload["i"] = self.sub
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    def to_json(self, derive: Derivation | None = None) -> bytes:
+        """The session as the compact payload a cookie or a store seals (format 2).
+
+        :param derive: the profile fields the provider derives from the rest
+            (:meth:`~oauth_middleware.providers.Provider.derived_profile`): not stored when equal.
+        """
+        token = _pack_token(self.token)
+        payload: list[t.Any] = [
+            2,
+            int(self.issued_at),
+            int(self.seen_at) - int(self.issued_at),
+            int(self.checked_at) - int(self.issued_at),
+            _pack_user(self.user, derive),
+            token,
+        ]
+        tail = [
+            0 if self.username == self.user.get("login") else self.username,
+            list(self.groups) or 0,
+            self.sub if self.sub and self.sub != self._profile_id else 0,  # GitHub's sub is its id
+        ]
+        while tail and tail[-1] == 0:
+            tail.pop()
+        return json.dumps(payload + tail, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
     @classmethod
-    def from_json(cls, data: bytes) -> Session:
+    def from_json(cls, data: bytes, derive: Derivation | None = None) -> Session:
+        """The session sealed by :meth:`to_json` (format 2) or by a release before it (format 1).
+
+        :param derive: as given to :meth:`to_json`: fills in the fields it left out.
+        """
         payload = json.loads(data)
-        if not isinstance(payload, dict) or payload.get("v") != 1:
+        if isinstance(payload, dict) and payload.get("v") == 1:
+            return cls._from_v1(payload)
+        if not (isinstance(payload, list) and 6 <= len(payload) <= 9 and payload[0] == 2):
             raise ValueError("unknown session format")
+        _, issued, seen, checked, packed_user, packed_token, *tail = payload
+        tail += [0] * (3 - len(tail))
+        name, groups, sub = tail
+        user = _unpack_user(packed_user, derive)
+        token = _unpack_token(packed_token)
+        name = user.get("login") if name == 0 else name
+        groups = [] if groups == 0 else groups
+        sub = "" if sub == 0 else sub
+        times = issued, seen, checked
+        if not (
+            isinstance(sub, str)
+            and isinstance(name, str)
+            and isinstance(groups, list)
+            and all(isinstance(g, str) for g in groups)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in times)
+        ):
+            raise ValueError("malformed session")
+        return cls(user, token, float(issued), name, float(issued + seen), float(issued + checked), tuple(groups), sub)
+
+    @classmethod
+    def _from_v1(cls, payload: dict[str, t.Any]) -> Session:
         user, token, name, groups = payload["u"], payload["t"], payload["n"], payload["g"]
         times = payload["iat"], payload["s"], payload["c"]
         sub = payload.get("i", "")
@@ -188,10 +224,21 @@ class SessionCookie:
     :param name: the cookie name, without the ``__Host-`` prefix added when it is Secure.
     :param lifetimes: when sessions end (checked on every request, cached or not).
     :param cache_size: how many decrypted sessions to keep (bounded; 0 disables the cache).
+    :param derive: the profile fields the provider derives from the rest
+        (:meth:`~oauth_middleware.providers.Provider.derived_profile`): left out of the cookie.
     """
 
-    def __init__(self, cipher: Cipher, *, name: str, lifetimes: Lifetimes, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        cipher: Cipher,
+        *,
+        name: str,
+        lifetimes: Lifetimes,
+        cache_size: int = 4096,
+        derive: Derivation | None = None,
+    ) -> None:
         self.cipher = cipher
+        self.derive = derive
         self.name = name
         self.lifetimes = lifetimes
         self.max_age = lifetimes.max_age
@@ -244,7 +291,7 @@ class SessionCookie:
 
     def _open(self, value: str, *, secure: bool) -> Session | None:
         try:
-            return Session.from_json(self.cipher.open(value, aad=self._aads[secure]))
+            return Session.from_json(self.cipher.open(value, aad=self._aads[secure]), self.derive)
         except (InvalidValue, ValueError, KeyError, TypeError):
             log.debug("ignoring an invalid session cookie")
             return None
@@ -269,7 +316,7 @@ class SessionCookie:
         (the request's cookie value) is not needed here: the cookie is the whole session.
         """
         name = self.cookie_name(secure)
-        value = self.cipher.seal(session.to_json(), aad=self._aads[secure])
+        value = self.cipher.seal(session.to_json(self.derive), aad=self._aads[secure])
         room = MAX_SET_COOKIE_BYTES - len(set_cookie(name + ".9", "", max_age=self.max_age, secure=secure)[1]) - 4
         chunks = [value[i : i + room] for i in range(0, len(value), room)]
         if len(chunks) > MAX_CHUNKS:
@@ -291,3 +338,76 @@ class SessionCookie:
         name = self.cookie_name(secure)
         names = [name] + ["%s.%d" % (name, index) for index in range(1, MAX_CHUNKS)]
         return [set_cookie(n, None, max_age=0, secure=secure) for n in names if n in present]
+
+
+# -- the compact payload (format 2) -----------------------------------------------------------------
+
+#: ``Provider.derived_profile``: the profile fields that follow from the others.
+Derivation = t.Callable[[t.Mapping[str, t.Any]], dict[str, t.Any]]
+#: Profile fields packed by position (the trimmed profile has exactly these); any other shape keeps
+#: the dict form.
+PACKED_FIELDS = ("login", "id", "node_id", "name", "email", "avatar_url", "html_url", "type")
+#: Token fields packed by position, after ``access_token`` and ``scope``.
+PACKED_TOKEN_TAIL = ("expires_at", "refresh_token", "refresh_token_expires_at")
+
+
+def _pack_user(user: dict[str, t.Any], derive: Derivation | None) -> list[t.Any] | dict[str, t.Any]:
+    """A profile of exactly :data:`PACKED_FIELDS` (no booleans) as a list by position, ``false``
+    standing for a value ``derive`` gives back; any other profile as it is."""
+    if set(user) != set(PACKED_FIELDS) or any(isinstance(v, bool) for v in user.values()):
+        return user
+    derived = derive(user) if derive else {}
+    packed = [False if field in derived and derived[field] == user[field] else user[field] for field in PACKED_FIELDS]
+    while packed and packed[-1] is False:
+        packed.pop()
+    return packed
+
+
+def _unpack_user(packed: object, derive: Derivation | None) -> dict[str, t.Any]:
+    if isinstance(packed, dict):
+        return packed
+    if not isinstance(packed, list) or len(packed) > len(PACKED_FIELDS):
+        raise ValueError("malformed session profile")
+    packed = packed + [False] * (len(PACKED_FIELDS) - len(packed))
+    user = dict(zip(PACKED_FIELDS, packed, strict=True))
+    left_out = [field for field, value in user.items() if value is False]
+    if left_out:
+        derived = derive(user) if derive else {}
+        if not all(field in derived for field in left_out):
+            raise ValueError("a session field its provider does not derive")
+        user.update((field, derived[field]) for field in left_out)
+    return user
+
+
+def _pack_token(token: dict[str, t.Any]) -> list[t.Any] | dict[str, t.Any]:
+    """``[access_token, "scope scope", expires_at, refresh_token, refresh_token_expires_at]`` for
+    a bearer token with only those fields (trailing ones left out); the dict otherwise."""
+    scope = token.get("scope")
+    plain = (
+        isinstance(token.get("access_token"), str)
+        and token.get("token_type") == "bearer"
+        and isinstance(scope, list)
+        and all(isinstance(s, str) and s and " " not in s for s in scope)
+        and set(token) <= {"access_token", "token_type", "scope", *PACKED_TOKEN_TAIL}
+        and all(token.get(k) is not None for k in PACKED_TOKEN_TAIL if k in token)
+    )
+    if not plain:
+        return token
+    packed = [token["access_token"], " ".join(t.cast(list[str], scope))]
+    packed += [token.get(field, 0) for field in PACKED_TOKEN_TAIL]
+    while len(packed) > 2 and packed[-1] == 0:
+        packed.pop()
+    return packed
+
+
+def _unpack_token(packed: object) -> dict[str, t.Any]:
+    if isinstance(packed, dict):
+        return packed
+    if not isinstance(packed, list) or not 2 <= len(packed) <= 2 + len(PACKED_TOKEN_TAIL):
+        raise ValueError("malformed session token")
+    access_token, scope, *tail = packed
+    if not (isinstance(access_token, str) and isinstance(scope, str)):
+        raise ValueError("malformed session token")
+    token: dict[str, t.Any] = {"access_token": access_token, "token_type": "bearer", "scope": scope.split()}
+    token.update((field, value) for field, value in zip(PACKED_TOKEN_TAIL, tail, strict=False) if value != 0)
+    return token

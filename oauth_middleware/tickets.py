@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .cookies import set_cookie
 from .crypto import Cipher, InvalidValue
-from .session import CLOCK_SKEW, Lifetimes, Loaded, Session
+from .session import CLOCK_SKEW, Derivation, Lifetimes, Loaded, Session
 
 if t.TYPE_CHECKING:
     from .store import Store
@@ -62,9 +62,17 @@ class StoreSessions:
     """
 
     def __init__(
-        self, cipher: Cipher, store: Store, *, name: str, lifetimes: Lifetimes, clock: t.Callable[[], float]
+        self,
+        cipher: Cipher,
+        store: Store,
+        *,
+        name: str,
+        lifetimes: Lifetimes,
+        clock: t.Callable[[], float],
+        derive: Derivation | None = None,
     ) -> None:
         self.cipher = cipher
+        self.derive = derive
         self.store = store
         self.name = name
         self.lifetimes = lifetimes
@@ -115,7 +123,7 @@ class StoreSessions:
             return None
         try:
             data = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], session_id.encode("ascii"))
-            session = Session.from_json(data)
+            session = Session.from_json(data, self.derive)
         except (InvalidTag, ValueError, KeyError, TypeError):
             log.warning("a stored session did not open with its ticket; treated as anonymous")
             return None
@@ -140,7 +148,7 @@ class StoreSessions:
         if ttl <= 0:
             return self.clear(secure=secure, present=present)
         nonce = os.urandom(NONCE_BYTES)
-        blob = nonce + AESGCM(key).encrypt(nonce, session.to_json(), session_id.encode("ascii"))
+        blob = nonce + AESGCM(key).encrypt(nonce, session.to_json(self.derive), session_id.encode("ascii"))
         self.store.put(SESSION_PREFIX + session_id, blob, ttl=ttl)
         self.store.index_add(USER_PREFIX + user_key(session), session_id, ttl=self.max_age)
         if ticket is not None:

@@ -12,7 +12,7 @@ import pytest
 import webtest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import HTTPS, SECRET_KEY, TOKEN, FakeClock, log_in, start_login
+from support import EXAMPLES, HTTPS, SECRET_KEY, TOKEN, FakeClock, log_in, start_login
 
 from oauth_middleware.cookies import MAX_SET_COOKIE_BYTES
 from oauth_middleware.crypto import Cipher, InvalidValue
@@ -284,10 +284,22 @@ _DROP = object()
 
 
 def _valid_payload(**changes: t.Any) -> dict[str, t.Any]:
-    """The JSON of a live session (issued at the fixtures' clock time), with ``changes``."""
-    payload = json.loads(new_session({"login": "x", "id": 1}, username="x", now=FakeClock()()).to_json())
+    """A live session in the first format (issued at the fixtures' clock time, still readable),
+    with ``changes``."""
+    now = int(FakeClock()())
+    token = {"access_token": TOKEN, "token_type": "bearer", "scope": []}
+    payload = {"v": 1, "iat": now, "s": now, "c": now, "n": "x", "u": {"login": "x", "id": 1}, "t": token, "g": []}
     payload.update(changes)
     return {k: v for k, v in payload.items() if v is not _DROP}
+
+
+def _valid_packed(**changes: t.Any) -> list[t.Any]:
+    """A live session in the compact format (2), with fields by position replaced."""
+    now = int(FakeClock()())
+    payload: list[t.Any] = [2, now, 0, 0, ["x", 1], [TOKEN, ""]]
+    for index, value in changes.items():
+        payload[int(index.lstrip("p"))] = value
+    return payload
 
 
 GARBAGE: list[t.Any] = [
@@ -315,6 +327,18 @@ GARBAGE: list[t.Any] = [
     pytest.param(lambda mw: _seal_session_json(mw, _valid_payload(t="tok")), id="sealed-token-not-a-dict"),
     pytest.param(lambda mw: _seal_session_json(mw, _valid_payload(n=7)), id="sealed-name-not-a-string"),
     pytest.param(lambda mw: _seal_session_json(mw, _valid_payload(v=2)), id="sealed-version-2"),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed(p1="now")), id="packed-iat-string"),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed(p2=True)), id="packed-seen-bool"),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed(p4="x")), id="packed-user-a-string"),
+    pytest.param(
+        lambda mw: _seal_session_json(mw, _valid_packed(p4=["x", 1, 2, 3, 4, 5, 6, 7, 8])), id="packed-long-user"
+    ),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed(p5=[TOKEN])), id="packed-token-short"),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed(p5=[7, ""])), id="packed-token-not-text"),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed(p5="tok")), id="packed-token-a-string"),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed() + [7]), id="packed-name-a-number"),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed() + [0, "g"]), id="packed-groups-not-a-list"),
+    pytest.param(lambda mw: _seal_session_json(mw, _valid_packed() + [0, 0, 0, 0]), id="packed-too-long"),
     pytest.param(
         lambda mw: str(mw.sessions.cipher.seal(b"\xff\xfe not json", aad=mw.sessions.cookie_name(True).encode())),
         id="sealed-bytes",
@@ -708,3 +732,84 @@ def test_the_full_cookie_name_is_authenticated(make_middleware: t.Any) -> None:
     )
     http = webtest.TestApp(middleware, extra_environ={"wsgi.url_scheme": "http"})
     assert http.get("/", headers={"Cookie": "oauth_session=" + sealed_for_https}).json["remote_user"] is None
+
+
+# -- the compact format (2): smaller cookies, old ones still open ----------------------------------
+
+
+def test_a_github_com_session_cookie_fits_in_350_bytes(make_middleware: t.Any) -> None:
+    """Issue 12's target: octocat's session as GitHub documents the profile, 637 bytes before."""
+    middleware = make_middleware()
+    profile = middleware.provider.trim_profile(json.loads((EXAMPLES / "user_public.json").read_text()))
+    token = {"access_token": TOKEN, "token_type": "bearer", "scope": ["read:user", "user:email"]}
+    session = Session.new(user=profile, token=token, username="octocat", now=FakeClock()())
+    [(_, header)] = middleware.sessions.dump(session, secure=True)
+    cookie = header.split(";", 1)[0]
+    assert len(cookie) <= 350, len(cookie)
+    response = get_with_cookie(middleware, cookie)
+    assert response.json["user"] == profile  # every field, the derived ones included, as the login gave it
+    assert response.json["token"] == token
+
+
+def test_a_format_1_cookie_from_the_previous_release_still_opens(make_middleware: t.Any) -> None:
+    middleware = make_middleware()
+    value = _seal_session_json(middleware, _valid_payload(u={"login": "x", "id": 1, "html_url": "h"}))
+    response = get_with_cookie(middleware, "%s=%s" % (SESSION, value))
+    assert response.json["remote_user"] == "x"
+    assert response.json["user"] == {"login": "x", "id": 1, "html_url": "h"}
+
+
+profile_values = st.one_of(st.none(), st.integers(-(2**40), 2**40), st.text(max_size=12), st.booleans())
+
+
+@given(
+    user=st.dictionaries(
+        st.sampled_from(["login", "id", "node_id", "name", "email", "avatar_url", "html_url", "type", "extra"]),
+        profile_values,
+    ),
+    token=st.dictionaries(
+        st.sampled_from(["access_token", "token_type", "scope", "expires_at", "refresh_token", "id_token"]),
+        st.one_of(st.text(max_size=8), st.integers(0, 2**33), st.lists(st.text(max_size=6), max_size=3), st.none()),
+    ),
+    name=st.text(max_size=8),
+    groups=st.lists(st.text(max_size=6), max_size=3),
+    sub=st.text(max_size=6),
+)
+def test_the_compact_format_round_trips_exactly(
+    user: dict[str, t.Any], token: dict[str, t.Any], name: str, groups: list[str], sub: str
+) -> None:
+    """Whatever the profile and token hold, reading the compact payload gives the same session
+    back, with GitHub's derivations (on github.com and on an Enterprise Server)."""
+    from oauth_middleware.providers import GitHub
+
+    for provider in (GitHub(), GitHub("https://ghe.example.com")):
+        session = Session(user, token, 1.8e9, name, 1.8e9 + 5, 1.8e9 + 9, tuple(groups), sub)
+        again = Session.from_json(session.to_json(provider.derived_profile), provider.derived_profile)
+        assert again == session
+
+
+@given(
+    login=st.text(min_size=1, max_size=10),
+    account=st.one_of(st.integers(0, 2**40), st.none()),
+    overrides=st.dictionaries(
+        st.sampled_from(["node_id", "name", "email", "avatar_url", "html_url", "type"]),
+        st.one_of(st.none(), st.text(max_size=12)),
+    ),
+    derived=st.sets(st.sampled_from(["node_id", "avatar_url", "html_url", "type"])),
+)
+def test_a_trimmed_profile_packs_by_position_and_comes_back_the_same(
+    login: str, account: int | None, overrides: dict[str, t.Any], derived: set[str]
+) -> None:
+    """The shape every login produces: all the fields, some equal to what GitHub derives."""
+    from oauth_middleware.providers import GitHub
+
+    for provider in (GitHub(), GitHub("https://ghe.example.com")):
+        user = dict.fromkeys(("login", "id", "node_id", "name", "email", "avatar_url", "html_url", "type"))
+        user.update(login=login, id=account, **overrides)
+        user.update({k: v for k, v in provider.derived_profile(user).items() if k in derived})
+        session = Session(
+            user, {"access_token": TOKEN, "token_type": "bearer", "scope": []}, 1.8e9, login, 1.8e9, 1.8e9
+        )
+        packed = session.to_json(provider.derived_profile)
+        assert json.loads(packed)[4][0] == login  # packed by position
+        assert Session.from_json(packed, provider.derived_profile) == session
