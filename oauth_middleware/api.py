@@ -21,8 +21,8 @@ import requests
 import urllib3.util
 
 from .errors import LoginRequired, NotAllowed, TokenRevoked
-from .oauth import _provider_call
 from .text import for_log
+from .transport import provider_call as _provider_call
 
 if t.TYPE_CHECKING:
     from .middleware import OAuthMiddleware

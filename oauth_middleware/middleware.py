@@ -32,7 +32,7 @@ from .flow import FlowCookies
 from .identity import IDENTITY_HEADERS as IDENTITY_HEADERS
 from .identity import IDENTITY_KEYS as IDENTITY_KEYS
 from .identity import IdentityScrubber
-from .oauth import OAuthClient, call_budget, make_http_session
+from .oauth import OAuthClient
 from .paths import PrefixSet, canonical_path, is_canonical, merge_slashes
 from .providers import Provider
 from .renewal import Renewals
@@ -40,6 +40,7 @@ from .session import Lifetimes, Session, SessionCookie
 from .store import Store, StoreUnavailable
 from .text import for_log
 from .tickets import StoreSessions, user_key
+from .transport import call_budget, make_http_session
 from .wsgi import QUERY_SAFE, Response, is_browser_navigation, quoted
 
 if t.TYPE_CHECKING:

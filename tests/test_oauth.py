@@ -17,10 +17,10 @@ from requests.adapters import HTTPAdapter
 from support import CLIENT_ID, CLIENT_SECRET, TOKEN, TOKEN_URL, USER_URL, example, log_in, start_login
 
 from oauth_middleware import GitHub, Provider
-from oauth_middleware.oauth import make_http_session
 from oauth_middleware.providers import GitHubProvider
 from oauth_middleware.testing import FaultAdapter
 from oauth_middleware.testing.faults import Rule
+from oauth_middleware.transport import make_http_session
 
 SESSION = "__Host-oauth_session"
 CODE = "a1b2c3d4e5f6a7b8c9d0"

@@ -18,8 +18,9 @@ import typing as t
 import weakref
 
 from oauth_middleware.errors import ConfigurationError, ProviderError
-from oauth_middleware.oauth import api_request, call_budget
+from oauth_middleware.oauth import api_request
 from oauth_middleware.providers import MAX_FIELD_LENGTH, Identity, Provider
+from oauth_middleware.transport import call_budget
 
 from .discovery import Discovery, ProviderMetadata
 from .errors import IdentityError, IdTokenError, MissingClaim, NonceMismatch
