@@ -95,3 +95,11 @@ def flask_bare() -> WSGIApplication:
 def flask_session() -> WSGIApplication:
     """The Flask hello app with ``app.wsgi_app`` wrapped (gunicorn: ``'bench.apps:flask_session()'``)."""
     return _flask_app(wrapped=True)
+
+
+def redis_session() -> WSGIApplication:
+    """The hello app wrapped with sessions on the Redis at ``BENCH_REDIS_URL`` (gunicorn:
+    ``'bench.apps:redis_session()'``); the driver writes its session to the same Redis."""
+    import os
+
+    return make_middleware(hello, secure=True, store=os.environ["BENCH_REDIS_URL"])

@@ -193,8 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = "\n".join(lines)
     print(text)
-    if args.write:
-        (ROOT / "bench" / "RESULTS-redis.md").write_text(text)
+    if args.write:  # the sections other scripts write (between their markers) stay
+        results = ROOT / "bench" / "RESULTS-redis.md"
+        old = results.read_text() if results.exists() else ""
+        others = old[old.index("<!-- bench/") :] if "<!-- bench/" in old else ""
+        results.write_text(text + ("\n" + others if others else ""))
     return 0
 
 

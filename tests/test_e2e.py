@@ -17,8 +17,6 @@ import html.parser
 import json
 import os
 import pathlib
-import re
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -39,11 +37,10 @@ from support.servers import (  # noqa: E402  (after the skip: they need gunicorn
     REQUEST_TIMEOUT,
     ROOT,
     SECRET_KEY,
-    START_TIMEOUT,
     Server,
     http_session,
-    read_line,
     server_env,
+    start_announced,
     start_gunicorn,
     stop,
 )
@@ -418,26 +415,12 @@ app = OAuthMiddleware(
 @pytest.fixture
 def standalone_fake(tmp_path: pathlib.Path) -> t.Iterator[Server]:
     """``python -m oauth_middleware.testing --port 0 --auto-approve octocat``."""
-    stderr_path = tmp_path / "fake.stderr.log"
     command = [sys.executable, "-m", "oauth_middleware.testing", "--port", "0", "--auto-approve", "octocat"]
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=server_env(PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    server = Server("standalone fake GitHub", process, "", stderr_path)
-    LIVE.append(server)
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    server, banner = start_announced(
+        "standalone fake GitHub", command, cwd=ROOT, env=server_env(PYTHONPATH=pythonpath), logdir=tmp_path
+    )
     try:
-        assert process.stdout is not None
-        banner = read_line(process.stdout, START_TIMEOUT)
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+) ", banner)
-        assert match, f"unexpected banner {banner!r}:\n{server.stderr()}"
-        server.url = match.group(1)
         assert "'fake-client-id'" in banner and "'fake-client-secret'" in banner
         yield server
     finally:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import pathlib
-import re
-import subprocess
 import sys
 import textwrap
 import threading
@@ -26,15 +24,13 @@ import typing as t
 import pytest
 import requests
 from support.servers import (
-    LIVE,
     REQUEST_TIMEOUT,
     ROOT,
     SECRET_KEY,
-    START_TIMEOUT,
     Server,
     http_session,
-    read_line,
     server_env,
+    start_announced,
     start_gunicorn,
     stop,
 )
@@ -99,7 +95,6 @@ app = OAuthMiddleware(
 @pytest.fixture
 def expiring_fake(tmp_path: pathlib.Path) -> t.Iterator[Server]:
     """``python -m oauth_middleware.testing --port 0 --auto-approve octocat --expiring-tokens``."""
-    stderr_path = tmp_path / "fake.stderr.log"
     command = [
         sys.executable,
         "-m",
@@ -110,24 +105,15 @@ def expiring_fake(tmp_path: pathlib.Path) -> t.Iterator[Server]:
         "octocat",
         "--expiring-tokens",
     ]
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=server_env(PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    server = Server("standalone fake GitHub (expiring tokens)", process, "", stderr_path)
-    LIVE.append(server)
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    server, _ = start_announced(
+        "standalone fake GitHub (expiring tokens)",
+        command,
+        cwd=ROOT,
+        env=server_env(PYTHONPATH=pythonpath),
+        logdir=tmp_path,
+    )
     try:
-        assert process.stdout is not None
-        banner = read_line(process.stdout, START_TIMEOUT)
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+) ", banner)
-        assert match, f"unexpected banner {banner!r}:\n{server.stderr()}"
-        server.url = match.group(1)
         yield server
     finally:
         stop(server)

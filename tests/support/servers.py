@@ -8,6 +8,7 @@ import dataclasses
 import importlib
 import os
 import pathlib
+import re
 import select
 import signal
 import socket
@@ -238,3 +239,33 @@ def read_line(stream: t.IO[bytes], timeout: float) -> str:
             break
         data += chunk
     return data.decode("utf-8", "replace")
+
+
+def start_announced(
+    name: str, command: list[str], *, cwd: pathlib.Path, env: dict[str, str], logdir: pathlib.Path
+) -> tuple[Server, str]:
+    """Start ``command`` (a server that binds 127.0.0.1 port 0 and prints ``listening on URL ``
+    first) in its own session: the server with its URL (stop it with :func:`stop`), and that first line."""
+    stderr_path = logdir / f"{name}.stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    server = Server(name, process, "", stderr_path)
+    LIVE.append(server)
+    try:
+        assert process.stdout is not None
+        banner = read_line(process.stdout, START_TIMEOUT)
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+) ", banner)
+        assert match, f"unexpected banner {banner!r}:\n{server.stderr()}"
+        server.url = match.group(1)
+    except BaseException:
+        stop(server)
+        raise
+    return server, banner
