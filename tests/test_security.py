@@ -1203,6 +1203,7 @@ REQUIREMENT_IDS = (
     + ["ERR-%d" % i for i in range(1, 12)]
     + ["TAB-%d" % i for i in range(1, 7)]
     + ["OIDC-%d" % i for i in range(1, 11)]
+    + ["STORE-%d" % i for i in range(1, 9)]
 )
 
 
