@@ -69,6 +69,29 @@ def test_claims_and_userinfo_come_from_variables() -> None:
     assert middleware.policy.domains == frozenset({"example.com"}) and middleware.revalidate_after == 600
 
 
+def test_entra_multi_tenant_takes_its_tenant_allow_list_from_a_variable() -> None:
+    middleware = from_env(
+        PROVIDER="entra",
+        OIDC_ISSUER="https://login.microsoftonline.com/organizations/v2.0",
+        OIDC_TENANTS=" 72F988BF-86f1-41af-91ab-2d7cd011db47, 0e3c5f1a-2b4d-4c6e-8f9a-1b2c3d4e5f60 ,",
+    )
+    provider = middleware.provider
+    assert isinstance(provider, MicrosoftEntra) and provider.tenant == "organizations"
+    assert provider.tenants == frozenset(
+        {"72f988bf-86f1-41af-91ab-2d7cd011db47", "0e3c5f1a-2b4d-4c6e-8f9a-1b2c3d4e5f60"}
+    )
+    wrap = paste.filter_factory(
+        {},
+        client_id="client",
+        client_secret="client-secret-0123456789",
+        secret_key=SECRET,
+        provider="entra",
+        oidc_issuer="https://login.microsoftonline.com/common/v2.0",
+        oidc_tenants="72f988bf-86f1-41af-91ab-2d7cd011db47",
+    )
+    assert wrap(_app).provider.tenants == frozenset({"72f988bf-86f1-41af-91ab-2d7cd011db47"})  # type: ignore[attr-defined]
+
+
 def test_github_stays_the_default() -> None:
     assert type(from_env().provider) is GitHubProvider
     assert type(from_env(PROVIDER="github").provider) is GitHubProvider
@@ -86,6 +109,22 @@ def test_github_stays_the_default() -> None:
         ),
         ({"PROVIDER": "keycloak", "OIDC_ISSUER": "https://sso.example.com"}, "https://HOST/realms/REALM"),
         ({"PROVIDER": "entra", "OIDC_ISSUER": "https://login.microsoftonline.com/common/v2.0"}, "any tenant"),
+        (
+            {"PROVIDER": "entra", "OIDC_ISSUER": "https://login.microsoftonline.com/common/v2.0"},
+            "set OAUTH_MIDDLEWARE_OIDC_TENANTS to the tenant ids",
+        ),
+        (
+            {
+                "PROVIDER": "entra",
+                "OIDC_ISSUER": "https://login.microsoftonline.com/contoso.example/v2.0",
+                "OIDC_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            },
+            "OAUTH_MIDDLEWARE_OIDC_TENANTS is only for a multi-tenant issuer",
+        ),
+        (
+            {"PROVIDER": "keycloak", "OIDC_ISSUER": "https://sso.example.com/realms/staff", "OIDC_TENANTS": "a"},
+            "OAUTH_MIDDLEWARE_OIDC_TENANTS is for OAUTH_MIDDLEWARE_PROVIDER=entra",
+        ),
         ({"PROVIDER": "google", "GITHUB_URL": "https://ghe.example.com"}, "are both set"),
         ({"PROVIDER": "oidc", "OIDC_ISSUER": "https://id.example.com", "OIDC_USERINFO": "maybe"}, "OIDC_USERINFO"),
     ],
