@@ -61,10 +61,14 @@ def test_claims_and_userinfo_come_from_variables() -> None:
         OIDC_USERNAME_CLAIM="email",
         OIDC_GROUPS_CLAIM="roles",
         OIDC_USERINFO="yes",
+        OIDC_END_SESSION="on",
         ALLOWED_DOMAINS="example.com",
     )
     provider = middleware.provider
-    assert isinstance(provider, OpenIDConnect) and provider.userinfo
+    assert isinstance(provider, OpenIDConnect) and provider.userinfo and provider.end_session
+    assert not t.cast(
+        OpenIDConnect, from_env(PROVIDER="oidc", OIDC_ISSUER="https://id.example.com").provider
+    ).end_session
     assert (provider.mapper.username_claim, provider.mapper.groups_claim) == ("email", "roles")
     assert middleware.policy.domains == frozenset({"example.com"}) and middleware.revalidate_after == 600
 
@@ -127,6 +131,7 @@ def test_github_stays_the_default() -> None:
         ),
         ({"PROVIDER": "google", "GITHUB_URL": "https://ghe.example.com"}, "are both set"),
         ({"PROVIDER": "oidc", "OIDC_ISSUER": "https://id.example.com", "OIDC_USERINFO": "maybe"}, "OIDC_USERINFO"),
+        ({"PROVIDER": "oidc", "OIDC_ISSUER": "https://id.example.com", "OIDC_END_SESSION": "2"}, "OIDC_END_SESSION"),
     ],
 )
 def test_bad_provider_variables_say_what_to_fix(variables: dict[str, str], message: str) -> None:

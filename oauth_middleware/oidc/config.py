@@ -12,6 +12,9 @@ variable                                    ``.ini`` key        meaning
 ``OAUTH_MIDDLEWARE_OIDC_USERNAME_CLAIM``    ``oidc_username_claim``  the ``REMOTE_USER`` claim
 ``OAUTH_MIDDLEWARE_OIDC_GROUPS_CLAIM``      ``oidc_groups_claim``    the groups claim
 ``OAUTH_MIDDLEWARE_OIDC_USERINFO``          ``oidc_userinfo``   ``1`` to read UserInfo too
+``OAUTH_MIDDLEWARE_OIDC_END_SESSION``       ``oidc_end_session``  ``1``: our logout also ends
+                                                                the session at the provider
+                                                                (RP-initiated logout)
 ``OAUTH_MIDDLEWARE_OIDC_TENANTS``           ``oidc_tenants``    entra, multi-tenant authority
                                                                 (``organizations``, ``common``):
                                                                 the admitted tenant ids,
@@ -37,7 +40,15 @@ if t.TYPE_CHECKING:
 #: Provider names accepted by ``OAUTH_MIDDLEWARE_PROVIDER``.
 PROVIDER_NAMES = ("github", "google", "gitlab", "entra", "keycloak", "okta", "oidc")
 #: The settings, by ``.ini`` key (the variable is ``OAUTH_MIDDLEWARE_`` + the key upper-cased).
-SETTINGS = ("provider", "oidc_issuer", "oidc_username_claim", "oidc_groups_claim", "oidc_userinfo", "oidc_tenants")
+SETTINGS = (
+    "provider",
+    "oidc_issuer",
+    "oidc_username_claim",
+    "oidc_groups_claim",
+    "oidc_userinfo",
+    "oidc_end_session",
+    "oidc_tenants",
+)
 #: Their environment variables.
 VARIABLES = tuple(ENV_PREFIX + key.upper() for key in SETTINGS)
 _TRUE = ("1", "true", "yes", "on")
@@ -72,11 +83,12 @@ def provider_from_settings(values: t.Mapping[str, str], *, names: t.Mapping[str,
         options["username_claim"] = values["oidc_username_claim"].strip()
     if values.get("oidc_groups_claim", "").strip():
         options["groups_claim"] = values["oidc_groups_claim"].strip()
-    userinfo = values.get("oidc_userinfo", "").strip().lower()
-    if userinfo not in _TRUE + _FALSE:
-        raise ConfigurationError("%s must be 1/true/yes/on or 0/false/no/off" % names["oidc_userinfo"])
-    if userinfo in _TRUE:
-        options["userinfo"] = True
+    for key, option in (("oidc_userinfo", "userinfo"), ("oidc_end_session", "end_session")):
+        flag = values.get(key, "").strip().lower()
+        if flag not in _TRUE + _FALSE:
+            raise ConfigurationError("%s must be 1/true/yes/on or 0/false/no/off" % names[key])
+        if flag in _TRUE:
+            options[option] = True
     tenants = [tenant.strip() for tenant in values.get("oidc_tenants", "").split(",") if tenant.strip()]
     if tenants:
         if kind != "entra":
