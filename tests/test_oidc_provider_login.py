@@ -149,3 +149,43 @@ def test_keys_rotated_between_login_start_and_callback_cost_one_jwks_refetch(pro
     assert _log_in(app, browser, provider, before_callback=rotate).status_int == 302
     assert app.get("/").json["REMOTE_USER"] == "alice"
     assert jwks_fetches == [jwks_uri, jwks_uri]  # exactly one refetch, for the new kid
+
+
+@pytest.mark.filterwarnings("ignore:allow_insecure_http=True:UserWarning")
+def test_rp_initiated_logout_ends_the_session_at_the_provider_too(provider: Server) -> None:
+    """``end_session=True``: our logout sends the browser to oidc-provider's end_session_endpoint
+    with id_token_hint; the user confirms on the provider's own page and comes back to the
+    registered post_logout_redirect_uri, and the next login asks for the password again."""
+    middleware = OAuthMiddleware(
+        _seen,
+        provider=OpenIDConnect(provider.url, username_claim="sub", end_session=True),
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        secret_key=SECRET,
+        redirect_uri=REDIRECT_URI,
+        allow_insecure_http=True,  # the provider listens on http://127.0.0.1 only
+    )
+    app = webtest.TestApp(middleware, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "app.example.com"})
+    browser = webtest.TestApp(harness.Proxy(provider.url), extra_environ={"HTTP_HOST": urlsplit(provider.url).netloc})
+    assert _log_in(app, browser, provider).status_int == 302
+    assert app.get("/").json["REMOTE_USER"] == "alice"
+
+    location = app.post("/auth/logout", {"next": "/"}, status=303).headers["Location"]
+    assert location.startswith(provider.url + "/session/end?") and "id_token_hint=" in location
+    assert app.get("/").json["REMOTE_USER"] is None  # ours ended first
+    confirm = browser.get(location)
+    action, fields = harness.first_form(confirm.text, provider.url)
+    answer = browser.post(urlsplit(action).path, {**fields, "logout": "yes"})
+    for _ in range(MAX_HOPS):
+        if not answer.headers.get("Location", "").startswith(provider.url):
+            break
+        answer = browser.get(answer.headers["Location"])
+    assert answer.status_int in (302, 303) and answer.headers["Location"] == "https://app.example.com/"
+
+    # the provider's session is gone: a new login meets its login form again
+    page = browser.get(app.get("/auth/login").headers["Location"])
+    for _ in range(MAX_HOPS):
+        if page.status_int not in (302, 303):
+            break
+        page = browser.get(page.headers["Location"])
+    assert "login" in page.forms[0].fields
