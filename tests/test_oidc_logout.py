@@ -147,6 +147,10 @@ def test_an_anonymous_logout_stays_local() -> None:
 )
 def test_fake_oidc_end_session_checks_what_a_provider_checks(change: dict[str, str], status: int) -> None:
     fake = FakeOIDC(post_logout_redirect_uris=["https://app.test/"])
+    anywhere = FakeOIDC()  # none registered: a redirect needs one of its id_tokens
+    webtest.TestApp(anywhere).get(
+        "/logout", {"client_id": anywhere.client_id, "post_logout_redirect_uri": "https://evil.example/"}, status=400
+    )
     params = {
         "id_token_hint": fake.id_token("alice", exp=1),  # long expired: still a valid hint
         "post_logout_redirect_uri": "https://app.test/",

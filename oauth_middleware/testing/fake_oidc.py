@@ -125,7 +125,8 @@ class FakeOIDC:
     :param auto_approve: log in as this user without a consent page.
     :param signing_alg: ``"RS256"`` or ``"ES256"``.
     :param clock: seconds since the epoch, for ``iat``/``exp``.
-    :param post_logout_redirect_uris: where ``/logout`` may send the browser back; empty accepts any.
+    :param post_logout_redirect_uris: where ``/logout`` may send the browser back; empty accepts
+        any, but only with a valid ``id_token_hint``.
     """
 
     def __init__(
@@ -473,9 +474,10 @@ class FakeOIDC:
             claims = self._issued_claims(params["id_token_hint"])
             if claims is None:
                 return Response("Invalid id_token_hint", status=400, content_type="text/plain")
-        if (client_id is not None and client_id != self.client_id) or (back and claims is None and client_id is None):
+        if client_id is not None and client_id != self.client_id:
             return Response("Unknown client", status=400, content_type="text/plain")
-        if back and self.post_logout_redirect_uris and back not in self.post_logout_redirect_uris:
+        if back and (back not in self.post_logout_redirect_uris if self.post_logout_redirect_uris else claims is None):
+            # none registered: only the holder of one of our id_tokens is sent anywhere (no open redirect)
             return Response("Unregistered post_logout_redirect_uri", status=400, content_type="text/plain")
         with self._lock:
             self.logouts.append({"sub": claims.get("sub") if claims else None, "post_logout_redirect_uri": back})
