@@ -276,10 +276,23 @@ def discovery_lines(middleware: OAuthMiddleware) -> list[str]:
         return []
     metadata = provider.metadata(middleware.client)
     lines = ["%s (OpenID Connect) endpoints discovered at %s:" % (provider.display_name, provider.issuer)]
-    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "revocation_endpoint"):
+    for name in (
+        "authorization_endpoint",
+        "token_endpoint",
+        "jwks_uri",
+        "userinfo_endpoint",
+        "revocation_endpoint",
+        "end_session_endpoint",
+    ):
         lines.append("  %-22s %s" % (name, getattr(metadata, name) or "(none)"))
     lines.append("  %-22s %s" % ("token auth method", provider.token_auth_method(middleware.client)))
     lines.append("  %-22s %s" % ("scope", " ".join(middleware.scope)))
+    if provider.end_session:
+        parts = urlsplit(middleware.redirect_uri or "https://<your host>")
+        lines.append(
+            "  RP-initiated logout is on: register %s://%s/ (or each logout's next on that origin) as a post "
+            "logout redirect URI" % (parts.scheme, parts.netloc)
+        )
     return lines
 
 

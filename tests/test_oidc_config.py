@@ -160,7 +160,7 @@ def test_check_prints_the_discovered_endpoints_and_the_callback_to_register() ->
     fake = FakeOIDC()
     middleware = OAuthMiddleware(
         _app,
-        provider=OpenIDConnect(fake.issuer, display_name="Example SSO"),
+        provider=OpenIDConnect(fake.issuer, display_name="Example SSO", end_session=True),
         client_id=fake.client_id,
         client_secret=fake.client_secret,
         secret_key=SECRET,
@@ -172,6 +172,8 @@ def test_check_prints_the_discovered_endpoints_and_the_callback_to_register() ->
     assert "  authorization_endpoint https://oidc.fake.test/authorize" in lines
     assert "  token_endpoint         https://oidc.fake.test/token" in lines
     assert "  token auth method      client_secret_basic" in lines
+    assert "  end_session_endpoint   https://oidc.fake.test/logout" in lines
+    assert lines[-1].startswith("  RP-initiated logout is on: register https://app.example.com/ ")
     callback = cli._callback_lines(middleware, None)
     assert callback[:2] == [
         "Callback URL to register in the client registered at Example SSO:",
