@@ -2,6 +2,7 @@
 
     python demo_app.py                      # http://127.0.0.1:5000
     gunicorn --workers 2 demo_app:app       # the same under gunicorn
+    DEMO_PROVIDER=oidc python demo_app.py   # OpenID Connect, against the embedded FakeOIDC
 
 With ``GITHUB_OAUTH_CLIENT_ID`` and ``GITHUB_OAUTH_CLIENT_SECRET`` set it logs in with real GitHub
 (register the callback ``http://127.0.0.1:5000/auth/callback`` for local use). Without them it
@@ -9,6 +10,12 @@ runs against the embedded fake GitHub (:class:`oauth_middleware.testing.FakeGitH
 page is served by this app under ``/_fake_github`` and the server-side calls (token, ``/user``) go
 to it in-process, so there is no second server and nothing for a single sync worker to deadlock
 on. Every page says which one is in use.
+
+With ``DEMO_PROVIDER=oidc`` it logs in with OpenID Connect against the embedded fake OpenID
+Provider (:class:`oauth_middleware.testing.FakeOIDC`, users alice and bob) the same way: its
+consent page under ``/_fake_oidc``, discovery, token and keys in-process, and logout ending the
+session at the fake too (RP-initiated logout). That fake keeps its keys and codes in memory: run
+it in one process (``python demo_app.py``, or ``gunicorn --workers 1``).
 
 ``OAUTH_MIDDLEWARE_SECRET_KEY`` is the session key. Without it the demo makes one and keeps it in a
 file shared by every worker (a random key per process would split sessions between workers), and
@@ -34,7 +41,7 @@ from markupsafe import Markup
 from werkzeug.serving import WSGIRequestHandler
 
 from oauth_middleware import GitHub, OAuthMiddleware
-from oauth_middleware.testing import FakeGitHub, FakeUser, mount_under
+from oauth_middleware.testing import FakeGitHub, FakeOIDC, FakeUser, mount_under
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -42,6 +49,9 @@ if t.TYPE_CHECKING:
 log = logging.getLogger("demo_app")
 
 FAKE_PREFIX = "/_fake_github"
+FAKE_OIDC_PREFIX = "/_fake_oidc"
+#: ``DEMO_PROVIDER``: who the demo logs in with.
+DEMO_PROVIDERS = ("github", "oidc")
 SITE = "oauth-middleware demo"  # the home page's title, and the suffix of every other page's
 
 PAGE = """<!doctype html>
@@ -54,22 +64,25 @@ PAGE = """<!doctype html>
  .card img { width: 80px; height: 80px; border-radius: 50%; }
  nav a { margin-right: 1em; } button { font: inherit; padding: .3em 1em; } form { margin: 1em 0; }
 </style></head><body>
-{% if fake %}<p class="banner" id="fake-banner">Demo mode: logging in against the <strong>embedded fake
-GitHub</strong> (no real account is used). Set GITHUB_OAUTH_CLIENT_ID and GITHUB_OAUTH_CLIENT_SECRET
-to use github.com.</p>{% endif %}
+{% if fake == "oidc" %}<p class="banner" id="fake-banner">Demo mode: logging in with OpenID Connect against
+the <strong>embedded fake OpenID Provider</strong> (FakeOIDC; no real account is used). Unset DEMO_PROVIDER
+to use GitHub.</p>{% elif fake %}<p class="banner" id="fake-banner">Demo mode: logging in against the
+<strong>embedded fake GitHub</strong> (no real account is used). Set GITHUB_OAUTH_CLIENT_ID and
+GITHUB_OAUTH_CLIENT_SECRET to use github.com.</p>{% endif %}
 <nav><a href="/">Home</a><a href="/profile">Profile</a><a href="/private">Private page</a><a
  href="/api/me">/api/me</a></nav>
 <h1>{{ title }}</h1>
 {{ body }}
 {% if user %}<form method="post" action="/auth/logout"><input type="hidden" name="next" value="/">
-<button type="submit" id="logout">Log out {{ user.login }}</button></form>
-{% else %}<p><a id="login" href="/auth/login?next={{ next_path | urlencode }}">Log in with GitHub</a></p>{% endif %}
+<button type="submit" id="logout">Log out {{ login }}</button></form>
+{% else %}<p><a id="login" href="/auth/login?next={{ next_path | urlencode }}">Log in with {{ provider }}</a></p>
+{% endif %}
 </body></html>"""
 
 PROFILE = """<div class="card" id="profile">
 {% if user.avatar_url %}<img src="{{ user.avatar_url }}" alt="avatar of {{ user.login }}">{% endif %}
 <div><strong id="name">{{ user.name or user.login }}</strong><br>
-<span id="login-name">@{{ user.login }}</span> &middot; id {{ user.id }}<br>
+<span id="login-name">@{{ login }}</span> &middot; id {{ user_id }}<br>
 <span id="email">{{ user.email or "no public email" }}</span><br>
 granted scopes: <code>{{ scopes | join(", ") or "(none)" }}</code></div></div>"""
 
@@ -164,20 +177,29 @@ def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
     flask_app = Flask(__name__)
     client_id = environ.get("GITHUB_OAUTH_CLIENT_ID")
     client_secret = environ.get("GITHUB_OAUTH_CLIENT_SECRET")
-    use_fake = not (client_id and client_secret)
+    kind = environ.get("DEMO_PROVIDER", "github").strip().lower() or "github"
+    if kind not in DEMO_PROVIDERS:
+        raise ValueError("DEMO_PROVIDER must be one of %s, got %r" % (", ".join(DEMO_PROVIDERS), kind))
+    fake = "oidc" if kind == "oidc" else "github" if not (client_id and client_secret) else ""
     redirect_uri = environ.get("OAUTH_MIDDLEWARE_REDIRECT_URI") or None
 
     def render(title: str, body: str = "", **context: t.Any) -> str:
         user = request.environ.get("oauth_middleware.user")
-        inner = render_template_string(body, user=user, **context)
+        names = {
+            "login": request.environ.get("REMOTE_USER"),
+            "user_id": request.environ.get("oauth_middleware.user_id"),
+        }
+        inner = render_template_string(body, user=user, **names, **context)
         return render_template_string(
             PAGE,
             title=title,
             site=SITE,
             body=Markup(inner),
             user=user,
-            fake=use_fake,
+            fake=fake,
+            provider="Fake OIDC" if fake == "oidc" else "GitHub",
             next_path=request.full_path.rstrip("?"),
+            **names,
         )
 
     @flask_app.route("/")
@@ -191,7 +213,7 @@ def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
     @flask_app.route("/profile")
     def profile() -> str:
         if request.environ.get("oauth_middleware.user") is None:
-            return render("Profile", "<p>Log in to see your GitHub profile.</p>")
+            return render("Profile", "<p>Log in to see your profile.</p>")
         scopes = request.environ["oauth_middleware.token"].get("scope", [])
         return render("Profile", PROFILE, scopes=scopes)
 
@@ -222,8 +244,23 @@ def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
         "public_paths": ["/healthz"],
         "redirect_uri": redirect_uri,
     }
-    if use_fake:
-        fake = FakeGitHub(
+    if fake == "oidc":
+        fake_oidc = FakeOIDC(auto_approve=environ.get("DEMO_AUTO_APPROVE") or None)
+        if fake_oidc.auto_approve not in (None, *fake_oidc.users):
+            fake_oidc.auto_approve = None  # a GitHub login (octocat): show the consent page instead
+        middleware = wrap(
+            flask_app.wsgi_app,
+            client_id=fake_oidc.client_id,
+            client_secret=fake_oidc.client_secret,
+            provider=fake_oidc.provider(browser_base_url=FAKE_OIDC_PREFIX, end_session=True),
+            allow_insecure_http=True,
+            **options,
+        )
+        fake_oidc.mount(middleware.http)
+        flask_app.wsgi_app = mount_under(FAKE_OIDC_PREFIX, fake_oidc, middleware)  # type: ignore[method-assign,assignment]
+        log.warning("DEMO_PROVIDER=oidc: using the embedded fake OpenID Provider under %s", FAKE_OIDC_PREFIX)
+    elif fake:
+        fake_github = FakeGitHub(
             client_id="demo-client-id",
             client_secret="demo-client-secret",
             users=[  # octocat's name and email as FakeGitHub's default octocat (GitHub's documented example)
@@ -235,14 +272,14 @@ def create_app(environ: t.Mapping[str, str] = os.environ) -> Flask:
         )
         middleware = wrap(
             flask_app.wsgi_app,
-            client_id=fake.client_id,
-            client_secret=fake.client_secret,
-            provider=fake.provider(browser_base_url=FAKE_PREFIX),
+            client_id=fake_github.client_id,
+            client_secret=fake_github.client_secret,
+            provider=fake_github.provider(browser_base_url=FAKE_PREFIX),
             allow_insecure_http=True,
             **options,
         )
-        fake.mount(middleware.http)
-        flask_app.wsgi_app = mount_under(FAKE_PREFIX, fake, middleware)  # type: ignore[method-assign]
+        fake_github.mount(middleware.http)
+        flask_app.wsgi_app = mount_under(FAKE_PREFIX, fake_github, middleware)  # type: ignore[method-assign,assignment]
         log.warning("no GitHub credentials: using the embedded fake GitHub under %s", FAKE_PREFIX)
     else:
         insecure = bool(environ.get("OAUTH_MIDDLEWARE_ALLOW_INSECURE_HTTP", "1" if redirect_uri is None else ""))

@@ -5,6 +5,7 @@
     oauth-middleware keygen                      # a new secret key on stdout
     oauth-middleware check [--url BASE_URL]      # validate the environment's configuration
     oauth-middleware fake-github [--port 8001]   # a fake GitHub for local development
+    oauth-middleware fake-oidc [--port 8002]     # a fake OpenID Connect provider, likewise
     oauth-middleware sessions list [USER]        # server-side sessions (store=): who, how many
     oauth-middleware sessions revoke USER        # log a user out everywhere
     oauth-middleware sessions revoke --all       # log everyone out
@@ -66,6 +67,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     args, extras = parser.parse_known_args(argv)
     if args.command == "fake-github":
         return _fake_github(extras, prog="%s fake-github" % prog)
+    if args.command == "fake-oidc":
+        return _fake_oidc(extras, prog="%s fake-oidc" % prog)
     if extras:
         args.parser.error("unrecognized arguments: %s" % " ".join(extras))
     if args.command == "keygen":
@@ -121,6 +124,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     revoke.add_argument("--all", action="store_true", help="end every session of every user")
     # its options are the standalone fake's own (oauth_middleware.testing): parsed there
     commands.add_parser("fake-github", help="run a fake GitHub for local development", add_help=False)
+    commands.add_parser("fake-oidc", help="run a fake OpenID Connect provider for local development", add_help=False)
     return parser
 
 
@@ -144,6 +148,15 @@ def _fake_github(argv: list[str], *, prog: str) -> int:
     )
     parser.parse_args(argv)
     return standalone.main(argv)
+
+
+def _fake_oidc(argv: list[str], *, prog: str) -> int:
+    from .testing import __main__ as standalone
+
+    parser = standalone.oidc_parser()
+    parser.prog = prog
+    parser.parse_args(argv)  # --help and usage errors under this command's name
+    return standalone.oidc_main(argv)
 
 
 def _dummy_app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
@@ -263,10 +276,23 @@ def discovery_lines(middleware: OAuthMiddleware) -> list[str]:
         return []
     metadata = provider.metadata(middleware.client)
     lines = ["%s (OpenID Connect) endpoints discovered at %s:" % (provider.display_name, provider.issuer)]
-    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "revocation_endpoint"):
+    for name in (
+        "authorization_endpoint",
+        "token_endpoint",
+        "jwks_uri",
+        "userinfo_endpoint",
+        "revocation_endpoint",
+        "end_session_endpoint",
+    ):
         lines.append("  %-22s %s" % (name, getattr(metadata, name) or "(none)"))
     lines.append("  %-22s %s" % ("token auth method", provider.token_auth_method(middleware.client)))
     lines.append("  %-22s %s" % ("scope", " ".join(middleware.scope)))
+    if provider.end_session:
+        parts = urlsplit(middleware.redirect_uri or "https://<your host>")
+        lines.append(
+            "  RP-initiated logout is on: register %s://%s/ (or each logout's next on that origin) as a post "
+            "logout redirect URI" % (parts.scheme, parts.netloc)
+        )
     return lines
 
 

@@ -136,6 +136,10 @@ class OwnEndpoints:
         return Response.redirect(location, headers=headers)
 
     def _callback_url(self, environ: WSGIEnvironment) -> str:
+        return "%s%s%s" % (self._origin(environ), quoted(environ.get("SCRIPT_NAME", "")), self.callback_path)
+
+    def _origin(self, environ: WSGIEnvironment) -> str:
+        """``scheme://host`` of this request (a valid Host; https unless allow_insecure_http)."""
         host = environ.get("HTTP_HOST") or "%s:%s" % (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", ""))
         if not _HOST_RE.match(host):
             raise BadRequest("The request's Host header is not valid.")
@@ -149,7 +153,7 @@ class OwnEndpoints:
                 self.callback_path,
             )
             raise ConfigurationError("This site's login is misconfigured (insecure callback URL).")
-        return "%s://%s%s%s" % (scheme, host.lower(), quoted(environ.get("SCRIPT_NAME", "")), self.callback_path)
+        return "%s://%s" % (scheme, host.lower())
 
     def _callback(self, environ: WSGIEnvironment) -> Response:
         _allow_methods(environ, "GET", "HEAD")
@@ -228,8 +232,9 @@ class OwnEndpoints:
         next_url = self._safe_next(posted.get("next") or query(environ).get("next"), environ)
         secure = self._is_secure(environ)
         cookies = parse_cookie_header(environ.get("HTTP_COOKIE", ""))
-        if self.revoke_on_logout:
-            self._revoke(cookies, secure=secure)
+        loaded = self.sessions.load(cookies, secure=secure, now=self.clock())
+        if self.revoke_on_logout and loaded is not None:
+            self._revoke(loaded.session)
         if isinstance(self.sessions, StoreSessions):  # the server-side session ends for every copy of the cookie
             ended = self.sessions.end(cookies, secure=secure)
             if ended is not None and posted.get("everywhere") == "1":
@@ -242,22 +247,38 @@ class OwnEndpoints:
             if self.flows.is_flow_name(name, secure=secure)
         ]
         log.info("logged out")
-        return Response.redirect(next_url, status=303, headers=headers)
+        location = self._end_session_url(environ, loaded.session, next_url) if loaded is not None else None
+        return Response.redirect(location or next_url, status=303, headers=headers)
 
-    def _revoke(self, cookies: t.Mapping[str, str], *, secure: bool) -> None:
-        loaded = self.sessions.load(cookies, secure=secure, now=self.clock())
-        if loaded is None:
-            return
+    def _end_session_url(self, environ: WSGIEnvironment, session: Session, next_url: str) -> str | None:
+        """The provider's logout URL for the ended ``session`` (RP-initiated logout, when the
+        provider does it), coming back to ``next_url`` (a local path, validated) on this site."""
         try:
-            self.client.revoke(loaded.session.token)
+            origin = urlsplit(self.redirect_uri) if self.redirect_uri else urlsplit(self._origin(environ))
+            back = "%s://%s%s" % (origin.scheme, origin.netloc, next_url)
+            location = self.provider.end_session_url(self.client, session.token, post_logout_redirect_uri=back)
+        except Exception:  # our session is over either way: never block the logout
+            log.warning(
+                "could not log %s out at %s; logged out locally", for_log(session.username), self.provider.display_name
+            )
+            return None
+        if location is not None:
+            log.info(
+                "logged %s out; ending the session at %s too", for_log(session.username), self.provider.display_name
+            )
+        return location
+
+    def _revoke(self, session: Session) -> None:
+        try:
+            self.client.revoke(session.token)
         except Exception:  # documented: a failure is logged and never blocks the logout
             log.warning(
                 "could not revoke the token of %s at %s; logged out locally",
-                for_log(loaded.session.username),
+                for_log(session.username),
                 self.provider.display_name,
             )
         else:
-            log.info("revoked the token of %s at %s", for_log(loaded.session.username), self.provider.display_name)
+            log.info("revoked the token of %s at %s", for_log(session.username), self.provider.display_name)
 
     def _is_cross_site(self, environ: WSGIEnvironment) -> bool:
         site = environ.get("HTTP_SEC_FETCH_SITE")

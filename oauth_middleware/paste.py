@@ -83,8 +83,8 @@ def filter_factory(
     :func:`~oauth_middleware.config.options_from_env` (lists may also be whitespace-separated,
     across lines), plus ``client_id_file``, ``client_secret_file`` and ``secret_key_file``
     (paths, relative to the .ini file's directory), ``github_url`` (GitHub Enterprise
-    Server), and ``provider`` with ``oidc_issuer``, ``oidc_username_claim``, ``oidc_groups_claim``
-    and ``oidc_userinfo`` for an OpenID Connect provider (:mod:`oauth_middleware.oidc.config`).
+    Server), and ``provider`` with ``oidc_issuer``, ``oidc_username_claim``, ``oidc_groups_claim``,
+    ``oidc_userinfo`` and ``oidc_tenants`` for an OpenID Connect provider (:mod:`oauth_middleware.oidc.config`).
     A secret missing from the section is read from the environment
     (``GITHUB_OAUTH_CLIENT_ID``, ``GITHUB_OAUTH_CLIENT_SECRET``, ``OAUTH_MIDDLEWARE_SECRET_KEY``
     or their ``_FILE`` variants), so it need not be written in the file. ``%(here)s`` and

@@ -230,6 +230,18 @@ class Provider:
         provider has no way to do it; the logout goes on and logs the failure."""
         raise ProviderError("%s has no token revocation configured." % self.display_name)
 
+    def end_session_url(
+        self, client: OAuthClient, token: t.Mapping[str, t.Any], *, post_logout_redirect_uri: str
+    ) -> str | None:
+        """Where to send the browser after our logout to end its session at the provider too
+        (OpenID Connect RP-initiated logout), or ``None`` (the default): our logout ends ours only.
+
+        :param token: the ended session's token dict.
+        :param post_logout_redirect_uri: the absolute URL on this site the provider may send the
+            browser back to.
+        """
+        return None
+
     def identity(self, client: OAuthClient, token: t.Mapping[str, t.Any]) -> Identity:
         """Who owns ``token``: the profile from :meth:`fetch_profile`, its numeric or text ``id``
         as ``sub`` and its :attr:`username_field` as the user name."""

@@ -13,14 +13,11 @@ scripts/screenshot.py (:func:`log_in`), so this also checks that script.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.util
 import pathlib
 import re
 import sys
 import tempfile
 import time
-import types
 import typing as t
 
 import pytest
@@ -29,16 +26,12 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is nee
 
 pytest.importorskip("gunicorn", reason="gunicorn is needed for the end-to-end tests")
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, expect  # noqa: E402
 from support import servers as e2e  # noqa: E402  (the gunicorn helpers shared with test_e2e)
+from support.browser import CHROMIUM, NO_CHROMIUM, ROOT, TEST_BUDGET, Tab, launched, new_tab, screenshot  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "screenshot.py"
-
-STEP_TIMEOUT = 5.0  # seconds, at most, for any one browser wait (navigation, click, assertion, fetch)
-TEST_BUDGET = 40.0  # seconds for the browser part of one test; the demo starts in at most 20 s before
 SESSION_COOKIE = "oauth_session"  # over http: no __Host- prefix
 FLOW_PREFIX = SESSION_COOKIE + ".flow."
 MAX_AGE = 7 * 24 * 3600  # the middleware's default session lifetime, used by the demo
@@ -48,19 +41,8 @@ FLOW_MAX_AGE = 600  # a login in progress: 10 minutes
 #: SameSite=Lax, Path=/, host-only (set without Domain: exactly the host, no leading dot), not Secure.
 COOKIE_ATTRIBUTES = {"httpOnly": True, "sameSite": "Lax", "path": "/", "domain": "127.0.0.1", "secure": False}
 
-
-def _load_script() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("oauth_middleware_screenshot_script", SCRIPT)
-    assert spec is not None and spec.loader is not None, SCRIPT
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-screenshot = _load_script()
-CHROMIUM: str | None = screenshot.find_chromium()
 if CHROMIUM is None:
-    pytest.skip("no Chromium executable (apt-get install -y chromium, or set CHROMIUM_PATH)", allow_module_level=True)
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -101,72 +83,13 @@ def demo(request: pytest.FixtureRequest) -> t.Iterator[e2e.Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> t.Iterator[Browser]:
-    assert CHROMIUM is not None
-    with sync_playwright() as playwright:
-        launched: Browser = screenshot.launch(playwright, CHROMIUM)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@dataclasses.dataclass
-class Tab:
-    """A fresh browser profile (context) with one page, the test's time budget and what went wrong
-    in the page (script errors, CSP violations)."""
-
-    context: BrowserContext
-    page: Page
-    base: str
-    end: float
-    problems: list[str] = dataclasses.field(default_factory=list)
-
-    def step(self) -> float:
-        """Start a step: every wait gets STEP_TIMEOUT at most, and never more than the budget left.
-        Returns that timeout in milliseconds."""
-        left = self.end - time.monotonic()
-        if left <= 0:
-            pytest.fail(f"the test took more than its {TEST_BUDGET}s budget")
-        timeout = min(STEP_TIMEOUT, left) * 1000
-        self.context.set_default_timeout(timeout)
-        self.context.set_default_navigation_timeout(timeout)
-        return timeout
-
-    def fetch(self, path: str) -> tuple[int, t.Any]:
-        """``fetch(path)`` from the page's script, as the page's own JavaScript would: (status, JSON)."""
-        return t.cast(
-            tuple[int, t.Any],
-            self.page.evaluate(
-                "([path, ms]) => fetch(path, {signal: AbortSignal.timeout(ms)})"
-                ".then(async (r) => [r.status, await r.json()])",
-                [path, self.step()],
-            ),
-        )
-
-    def cookies(self) -> dict[str, t.Any]:
-        """The cookies the browser keeps for the demo, by name."""
-        return {cookie["name"]: cookie for cookie in self.context.cookies(self.base + "/")}
+    yield from launched()
 
 
 @pytest.fixture
 def tab(browser: Browser, demo: e2e.Server) -> t.Iterator[Tab]:
-    context = browser.new_context(viewport=screenshot.VIEWPORT, locale="en-US")
-    try:
-        page = context.new_page()
-        tab = Tab(context, page, demo.url, end=time.monotonic() + TEST_BUDGET)
-        page.on("pageerror", lambda error: tab.problems.append(f"script error: {error}"))
-        page.on(
-            "console",
-            lambda message: (
-                tab.problems.append(f"console: {message.text}")
-                if re.search(r"Content Security Policy|Refused to", message.text)
-                else None
-            ),
-        )
-        tab.step()
+    with new_tab(browser, demo.url) as tab:
         yield tab
-    finally:
-        context.close()
 
 
 def _logged_out(tab: Tab) -> None:

@@ -1,4 +1,4 @@
-"""The command line: oauth-middleware / python -m oauth_middleware (keygen, check, fake-github)."""
+"""The command line: oauth-middleware / python -m oauth_middleware (keygen, check, fake-github, fake-oidc)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import webtest
-from support import CLIENT_ID, CLIENT_SECRET, SECRET_KEY
+from support import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, oidc_provider, servers
 
 from oauth_middleware import cli, config, validation
 from oauth_middleware.testing import __main__ as standalone
@@ -224,7 +224,8 @@ def test_check_reports_a_missing_secret(
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["--help"], ("keygen", "check", "fake-github")),
+        (["--help"], ("keygen", "check", "fake-github", "fake-oidc")),
+        (["fake-oidc", "--help"], ("usage: oauth-middleware fake-oidc", "--port", "--auto-approve", "end_session")),
         (["keygen", "--help"], ("usage: oauth-middleware keygen", "OAUTH_MIDDLEWARE_SECRET_KEY")),
         (["check", "--help"], ("usage: oauth-middleware check", "--url BASE_URL", "exits 0")),
         (["fake-github", "--help"], ("usage: oauth-middleware fake-github", "--port", "--auto-approve", "GITHUB_URL")),
@@ -251,6 +252,8 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["keygen", "extra"], "oauth-middleware keygen: error: unrecognized arguments: extra"),
         (["fake-github", "--port", "http"], "oauth-middleware fake-github: error: argument --port"),
         (["fake-github", "--bogus"], "oauth-middleware fake-github: error: unrecognized arguments: --bogus"),
+        (["fake-oidc", "--bogus"], "oauth-middleware fake-oidc: error: unrecognized arguments: --bogus"),
+        (["fake-oidc", "--auto-approve", "mallory"], "oauth-middleware fake-oidc: error: argument --auto-approve"),
     ],
 )
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], words: str) -> None:
@@ -349,6 +352,68 @@ def test_fake_github_serves_a_login_for_a_middleware_configured_from_the_environ
         thread.join(timeout=10)
     assert not thread.is_alive() and status == [0]
     assert "FakeGitHub listening on %s " % base in capsys.readouterr().out
+
+
+# -- fake-oidc ------------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_fake_oidc_serves_a_login_for_a_middleware_configured_from_its_printed_variables(
+    tmp_path: pathlib.Path,
+) -> None:
+    """``oauth-middleware fake-oidc --port 0`` as a process on 127.0.0.1: the variables it prints
+    (and nothing else but the session key) configure a middleware that logs alice in through its
+    consent page, over real HTTP: discovery, token exchange, JWKS, id_token validation."""
+    stderr_path = tmp_path / "fake-oidc.stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "oauth_middleware", "fake-oidc", "--port", "0"],
+            cwd=ROOT,
+            env=servers.server_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    server = servers.Server("fake-oidc", process, "", stderr_path)
+    try:
+        assert process.stdout is not None
+        banner = ""
+        while "or in Python" not in banner:  # bounded: read_line times out, and EOF ends the banner
+            line = servers.read_line(process.stdout, servers.START_TIMEOUT)
+            assert line, "fake-oidc exited:\n" + server.stderr()
+            banner += line
+        printed = dict(re.findall(r"^    ([A-Z_]+)=(\S+)$", banner, re.M))
+        issuer = printed["OAUTH_MIDDLEWARE_OIDC_ISSUER"]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", issuer) and printed["OAUTH_MIDDLEWARE_PROVIDER"] == "oidc"
+        environ = {**printed, "OAUTH_MIDDLEWARE_SECRET_KEY": SECRET_KEY, "OAUTH_MIDDLEWARE_REQUIRE_LOGIN": "true"}
+
+        def hello(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]) -> list[bytes]:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [("hello %s (%s)" % (environ["REMOTE_USER"], environ["oauth_middleware.user_id"])).encode()]
+
+        with pytest.warns(UserWarning, match="allow_insecure_http"):
+            app = webtest.TestApp(config.from_env(hello, environ))
+        authorize = app.get("/auth/login", params={"next": "/page"}).headers["Location"]
+        assert authorize.startswith(issuer + "/authorize?")
+        with servers.http_session() as browser:
+            consent = browser.get(authorize, timeout=servers.REQUEST_TIMEOUT)
+            assert consent.status_code == 200 and "Sign in to fake-oidc-client" in consent.text
+            action, fields = oidc_provider.first_form(consent.text, issuer)
+            approved = browser.post(
+                action,
+                data={**fields, "user": "alice", "decision": "approve"},
+                allow_redirects=False,
+                timeout=servers.REQUEST_TIMEOUT,
+            )
+        callback = approved.headers["Location"]
+        assert approved.status_code == 302 and "code" in parse_qs(urlsplit(callback).query)
+        done = app.get(callback)
+        assert (done.status_int, done.headers["Location"]) == (302, "/page")
+        assert app.get("/page").text == "hello alice (248289761001)"
+    finally:
+        servers.stop(server)
+    assert "FakeOIDC listening on %s " % issuer in banner
 
 
 # -- sessions list|revoke (server-side sessions) -------------------------------------------------

@@ -57,6 +57,40 @@ def test_without_credentials_the_demo_uses_the_fake_and_says_so(demo: t.Any) -> 
     assert fake_octocat.name in profile and fake_octocat.email in profile and "<img" in profile
 
 
+def test_demo_provider_oidc_logs_in_through_the_embedded_fake_oidc(demo: t.Any) -> None:
+    """``DEMO_PROVIDER=oidc``: the fake OpenID Provider's consent page under /_fake_oidc, a login
+    as alice (discovery, token, id_token validation in-process), her profile, and a logout that
+    ends the session at the fake too and comes back home."""
+    app = demo.create_app(
+        {"DEMO_PROVIDER": "oidc", "GITHUB_OAUTH_CLIENT_ID": "ignored", "GITHUB_OAUTH_CLIENT_SECRET": "x"}
+    )
+    testapp = webtest.TestApp(app, extra_environ={"HTTP_HOST": "127.0.0.1:5000"})
+    home = testapp.get("/")
+    assert "embedded fake OpenID Provider" in home.text and "Log in with Fake OIDC" in home.text
+    to_fake = testapp.get("/auth/login", {"next": "/profile"}, status=302)
+    assert to_fake.location.startswith("/_fake_oidc/authorize?")
+    consent = testapp.get(to_fake.location, status=200)
+    assert "Sign in to fake-oidc-client" in consent.text
+    form = consent.forms[0]
+    form["user"] = "alice"
+    back = form.submit("decision", value="approve", status=302)
+    assert back.location.startswith("http://127.0.0.1:5000/auth/callback?")
+    assert testapp.get(back.location, status=302).location == "/profile"
+    profile = testapp.get("/profile").text
+    assert "Alice Example" in profile and "@alice" in profile and "id 248289761001" in profile
+    assert testapp.get("/api/me").json["login"] == "alice"
+
+    bye = testapp.post("/auth/logout", {"next": "/"}, headers={"Sec-Fetch-Site": "same-origin"}, status=303)
+    assert bye.location.startswith("/_fake_oidc/logout?") and "id_token_hint=" in bye.location
+    assert testapp.get(bye.location, status=302).location == "http://127.0.0.1:5000/"
+    assert "Log in with Fake OIDC" in testapp.get("/").text
+
+
+def test_demo_provider_names_a_known_provider(demo: t.Any) -> None:
+    with pytest.raises(ValueError, match="DEMO_PROVIDER must be one of github, oidc"):
+        demo.create_app({"DEMO_PROVIDER": "okta"})
+
+
 def test_with_credentials_the_demo_uses_github(demo: t.Any) -> None:
     app = demo.create_app({"GITHUB_OAUTH_CLIENT_ID": "Iv1.real", "GITHUB_OAUTH_CLIENT_SECRET": "s3cret"})
     testapp = webtest.TestApp(app, extra_environ={"HTTP_HOST": "127.0.0.1:5000"})

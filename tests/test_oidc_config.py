@@ -61,12 +61,39 @@ def test_claims_and_userinfo_come_from_variables() -> None:
         OIDC_USERNAME_CLAIM="email",
         OIDC_GROUPS_CLAIM="roles",
         OIDC_USERINFO="yes",
+        OIDC_END_SESSION="on",
         ALLOWED_DOMAINS="example.com",
     )
     provider = middleware.provider
-    assert isinstance(provider, OpenIDConnect) and provider.userinfo
+    assert isinstance(provider, OpenIDConnect) and provider.userinfo and provider.end_session
+    assert not t.cast(
+        OpenIDConnect, from_env(PROVIDER="oidc", OIDC_ISSUER="https://id.example.com").provider
+    ).end_session
     assert (provider.mapper.username_claim, provider.mapper.groups_claim) == ("email", "roles")
     assert middleware.policy.domains == frozenset({"example.com"}) and middleware.revalidate_after == 600
+
+
+def test_entra_multi_tenant_takes_its_tenant_allow_list_from_a_variable() -> None:
+    middleware = from_env(
+        PROVIDER="entra",
+        OIDC_ISSUER="https://login.microsoftonline.com/organizations/v2.0",
+        OIDC_TENANTS=" 72F988BF-86f1-41af-91ab-2d7cd011db47, 0e3c5f1a-2b4d-4c6e-8f9a-1b2c3d4e5f60 ,",
+    )
+    provider = middleware.provider
+    assert isinstance(provider, MicrosoftEntra) and provider.tenant == "organizations"
+    assert provider.tenants == frozenset(
+        {"72f988bf-86f1-41af-91ab-2d7cd011db47", "0e3c5f1a-2b4d-4c6e-8f9a-1b2c3d4e5f60"}
+    )
+    wrap = paste.filter_factory(
+        {},
+        client_id="client",
+        client_secret="client-secret-0123456789",
+        secret_key=SECRET,
+        provider="entra",
+        oidc_issuer="https://login.microsoftonline.com/common/v2.0",
+        oidc_tenants="72f988bf-86f1-41af-91ab-2d7cd011db47",
+    )
+    assert wrap(_app).provider.tenants == frozenset({"72f988bf-86f1-41af-91ab-2d7cd011db47"})  # type: ignore[attr-defined]
 
 
 def test_github_stays_the_default() -> None:
@@ -86,8 +113,25 @@ def test_github_stays_the_default() -> None:
         ),
         ({"PROVIDER": "keycloak", "OIDC_ISSUER": "https://sso.example.com"}, "https://HOST/realms/REALM"),
         ({"PROVIDER": "entra", "OIDC_ISSUER": "https://login.microsoftonline.com/common/v2.0"}, "any tenant"),
+        (
+            {"PROVIDER": "entra", "OIDC_ISSUER": "https://login.microsoftonline.com/common/v2.0"},
+            "set OAUTH_MIDDLEWARE_OIDC_TENANTS to the tenant ids",
+        ),
+        (
+            {
+                "PROVIDER": "entra",
+                "OIDC_ISSUER": "https://login.microsoftonline.com/contoso.example/v2.0",
+                "OIDC_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            },
+            "OAUTH_MIDDLEWARE_OIDC_TENANTS is only for a multi-tenant issuer",
+        ),
+        (
+            {"PROVIDER": "keycloak", "OIDC_ISSUER": "https://sso.example.com/realms/staff", "OIDC_TENANTS": "a"},
+            "OAUTH_MIDDLEWARE_OIDC_TENANTS is for OAUTH_MIDDLEWARE_PROVIDER=entra",
+        ),
         ({"PROVIDER": "google", "GITHUB_URL": "https://ghe.example.com"}, "are both set"),
         ({"PROVIDER": "oidc", "OIDC_ISSUER": "https://id.example.com", "OIDC_USERINFO": "maybe"}, "OIDC_USERINFO"),
+        ({"PROVIDER": "oidc", "OIDC_ISSUER": "https://id.example.com", "OIDC_END_SESSION": "2"}, "OIDC_END_SESSION"),
     ],
 )
 def test_bad_provider_variables_say_what_to_fix(variables: dict[str, str], message: str) -> None:
@@ -116,7 +160,7 @@ def test_check_prints_the_discovered_endpoints_and_the_callback_to_register() ->
     fake = FakeOIDC()
     middleware = OAuthMiddleware(
         _app,
-        provider=OpenIDConnect(fake.issuer, display_name="Example SSO"),
+        provider=OpenIDConnect(fake.issuer, display_name="Example SSO", end_session=True),
         client_id=fake.client_id,
         client_secret=fake.client_secret,
         secret_key=SECRET,
@@ -128,6 +172,8 @@ def test_check_prints_the_discovered_endpoints_and_the_callback_to_register() ->
     assert "  authorization_endpoint https://oidc.fake.test/authorize" in lines
     assert "  token_endpoint         https://oidc.fake.test/token" in lines
     assert "  token auth method      client_secret_basic" in lines
+    assert "  end_session_endpoint   https://oidc.fake.test/logout" in lines
+    assert lines[-1].startswith("  RP-initiated logout is on: register https://app.example.com/ ")
     callback = cli._callback_lines(middleware, None)
     assert callback[:2] == [
         "Callback URL to register in the client registered at Example SSO:",

@@ -16,6 +16,7 @@ import logging
 import threading
 import typing as t
 import weakref
+from urllib.parse import urlencode
 
 from oauth_middleware.errors import ConfigurationError, ProviderError
 from oauth_middleware.oauth import api_request
@@ -106,6 +107,11 @@ class OpenIDConnect(Provider):
     :param token_auth_method: ``"client_secret_basic"`` or ``"client_secret_post"``; by default the
         first of these the provider publishes (basic when it publishes none, as Core 9 says).
     :param extra_params: more authorization request parameters (``{"prompt": "select_account"}``).
+    :param end_session: RP-initiated logout: after our logout (a POST) has ended our session,
+        send the browser (303) to the provider's discovered ``end_session_endpoint`` with
+        ``id_token_hint``, ``client_id`` and ``post_logout_redirect_uri`` (the logout's ``next``
+        as an absolute URL on this site: register it at the provider), so the user is logged out
+        there too. Off by default: our logout ends our session only.
     """
 
     uses_nonce = True
@@ -126,6 +132,7 @@ class OpenIDConnect(Provider):
         leeway: int = DEFAULT_LEEWAY,
         token_auth_method: str | None = None,  # None: from discovery
         extra_params: t.Mapping[str, str] | None = None,
+        end_session: bool = False,  # logging out of the provider too changes what logout means: opt in
     ) -> None:
         if not isinstance(issuer, str) or not issuer.startswith(("https://", "http://")) or "?" in issuer:
             raise ConfigurationError(
@@ -175,6 +182,9 @@ class OpenIDConnect(Provider):
         self.leeway = leeway
         self.token_auth_method_setting = token_auth_method
         self.extra_params = dict(extra_params or {})
+        if not isinstance(end_session, bool):
+            raise ConfigurationError("end_session must be True or False, got %r" % (end_session,), option="provider")
+        self.end_session = end_session
         self._runtimes: weakref.WeakKeyDictionary[OAuthClient, _Runtime] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
@@ -331,6 +341,33 @@ class OpenIDConnect(Provider):
             auth=(client.client_id, client.client_secret) if basic else None,
             form_body={"token": token[which], "token_type_hint": which, **({} if basic else with_credentials)},
         )
+
+    def end_session_endpoint(self, client: OAuthClient) -> str | None:
+        """The provider's discovered ``end_session_endpoint``, if it publishes one."""
+        return self.metadata(client).end_session_endpoint
+
+    def end_session_url(
+        self, client: OAuthClient, token: t.Mapping[str, t.Any], *, post_logout_redirect_uri: str
+    ) -> str | None:
+        """With ``end_session``: the ``end_session_endpoint`` with ``id_token_hint``,
+        ``post_logout_redirect_uri`` and ``client_id`` (OpenID Connect RP-Initiated Logout 1.0,
+        section 2). ``None`` when not enabled, when the session has no id_token, or when the
+        provider publishes no such endpoint (logged: the logout stays local)."""
+        id_token = token.get("id_token")
+        if not self.end_session or not isinstance(id_token, str):
+            return None
+        endpoint = self.end_session_endpoint(client)
+        if endpoint is None:
+            log.warning("end_session is on but %s publishes no end_session_endpoint; logged out locally", self.issuer)
+            return None
+        query = urlencode(
+            [
+                ("id_token_hint", id_token),
+                ("post_logout_redirect_uri", post_logout_redirect_uri),
+                ("client_id", client.client_id),
+            ]
+        )
+        return endpoint + ("&" if "?" in endpoint else "?") + query
 
     def identity(self, client: OAuthClient, token: t.Mapping[str, t.Any]) -> Identity:
         """From the id_token's claims (validated when it was received: at the callback or a

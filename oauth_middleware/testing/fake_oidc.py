@@ -4,7 +4,8 @@
 authorization-code flow: discovery (``/.well-known/openid-configuration``), keys (``/jwks``, RSA
 and EC keys made with :mod:`cryptography`, rotatable), the browser's ``/authorize`` (auto-approve
 or a consent page), ``/token`` (PKCE S256 required, codes single use, refresh tokens rotated on
-every use) and ``/userinfo``. Tokens are signed with PyJWT (``pip install 'oauth-middleware[oidc]'``).
+every use), ``/userinfo`` and the browser's ``/logout`` (RP-initiated logout: the
+``end_session_endpoint``). Tokens are signed with PyJWT (``pip install 'oauth-middleware[oidc]'``).
 
 :meth:`FakeOIDC.hostile_token` makes the id_tokens an attacker or a broken provider would send
 (``alg: none``, HS256 keyed with the public key, wrong ``aud``, a JWE, ...): see
@@ -39,11 +40,14 @@ from webob import Request, Response
 
 from oauth_middleware.oidc._jwt import require_jwt
 from oauth_middleware.oidc.idtoken import token_hash
+from oauth_middleware.oidc.provider import OpenIDConnect
 
 from .transport import WSGITransportAdapter
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from oauth_middleware.oauth import OAuthClient
 
 #: Seconds an authorization code stays redeemable.
 CODE_LIFETIME = 60
@@ -121,6 +125,8 @@ class FakeOIDC:
     :param auto_approve: log in as this user without a consent page.
     :param signing_alg: ``"RS256"`` or ``"ES256"``.
     :param clock: seconds since the epoch, for ``iat``/``exp``.
+    :param post_logout_redirect_uris: where ``/logout`` may send the browser back; empty accepts
+        any, but only with a valid ``id_token_hint``.
     """
 
     def __init__(
@@ -134,6 +140,7 @@ class FakeOIDC:
         auto_approve: str | None = None,
         signing_alg: str = "RS256",
         clock: t.Callable[[], float] = time.time,
+        post_logout_redirect_uris: Iterable[str] = (),
     ) -> None:
         if signing_alg not in ("RS256", "ES256"):
             raise ValueError("signing_alg must be 'RS256' or 'ES256'")
@@ -142,6 +149,9 @@ class FakeOIDC:
         self.client_id = client_id
         self.client_secret = client_secret
         self.redirect_uris = tuple(redirect_uris)
+        self.post_logout_redirect_uris = tuple(post_logout_redirect_uris)
+        #: Each accepted ``/logout``: ``{"sub": ..., "post_logout_redirect_uri": ...}``.
+        self.logouts: list[dict[str, str | None]] = []
         self.users: dict[str, dict[str, t.Any]] = {
             name: dict(claims) for name, claims in (users or _default_users()).items()
         }
@@ -292,6 +302,20 @@ class FakeOIDC:
 
     # -- wiring ----------------------------------------------------------------------------------
 
+    def provider(self, browser_base_url: str | None = None, **options: t.Any) -> OpenIDConnect:
+        """An :class:`~oauth_middleware.oidc.OpenIDConnect` for this fake (``options`` are its
+        keyword arguments).
+
+        :param browser_base_url: where the *browser* reaches the fake, when it differs from
+            :attr:`base_url` (a prefix of the app's own site, as the demo mounts it): the
+            discovered authorization and end-session endpoints are rewritten to it; server-side
+            calls still go to :attr:`base_url`.
+        """
+        provider = _BrowserBase(self.issuer, **options)
+        provider.fake_base = self.base_url
+        provider.browser_base = (browser_base_url or self.base_url).rstrip("/")
+        return provider
+
     def mount(self, http: requests.Session) -> None:
         """Serve every request ``http`` makes under :attr:`base_url` in-process (no socket)."""
         http.mount(self.base_url + "/", WSGITransportAdapter(self))
@@ -304,6 +328,7 @@ class FakeOIDC:
             "/authorize": self._authorize,
             "/token": self._token,
             "/userinfo": self._userinfo,
+            "/logout": self._end_session,
         }
         handler = routes.get(request.path_info)
         if handler is None:
@@ -348,7 +373,7 @@ class FakeOIDC:
                 return self._back(redirect_uri, {"error": "access_denied", "state": params.get("state", "")})
             user = str(request.POST.get("user", ""))
         if user is None or user not in self.users:
-            return self._consent_page(params)
+            return self._consent_page(request, params)
         code = secrets.token_urlsafe(24)
         with self._lock:
             self._codes[code] = {
@@ -367,7 +392,7 @@ class FakeOIDC:
         response.location = redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(params)
         return response
 
-    def _consent_page(self, params: Mapping[str, str]) -> Response:
+    def _consent_page(self, request: Request, params: Mapping[str, str]) -> Response:
         hidden = "".join(
             '<input type="hidden" name="%s" value="%s">' % (html.escape(k), html.escape(v)) for k, v in params.items()
         )
@@ -377,7 +402,7 @@ class FakeOIDC:
             '<form method="post" action="%s/authorize">%s<select name="user">%s</select>'
             '<button name="decision" value="approve">Approve</button>'
             '<button name="decision" value="deny">Deny</button></form>'
-        ) % (html.escape(self.client_id), html.escape(self.base_url), hidden, options)
+        ) % (html.escape(self.client_id), html.escape(request.script_name), hidden, options)  # wherever it is mounted
         return Response(body, content_type="text/html", charset="utf-8")
 
     def _client_ok(self, request: Request) -> bool:
@@ -438,6 +463,69 @@ class FakeOIDC:
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return response
         return self._json(dict(self.users[grant["user"]]))
+
+    def _end_session(self, request: Request) -> Response:
+        """RP-Initiated Logout 1.0: ``id_token_hint`` must be one of ours (expired is fine),
+        ``client_id`` ours, ``post_logout_redirect_uri`` registered (when any are)."""
+        params = {k: v for k, v in request.params.items() if isinstance(v, str)}
+        client_id, back = params.get("client_id"), params.get("post_logout_redirect_uri")
+        claims: dict[str, t.Any] | None = None
+        if "id_token_hint" in params:
+            claims = self._issued_claims(params["id_token_hint"])
+            if claims is None:
+                return Response("Invalid id_token_hint", status=400, content_type="text/plain")
+        if client_id is not None and client_id != self.client_id:
+            return Response("Unknown client", status=400, content_type="text/plain")
+        if back and (back not in self.post_logout_redirect_uris if self.post_logout_redirect_uris else claims is None):
+            # none registered: only the holder of one of our id_tokens is sent anywhere (no open redirect)
+            return Response("Unregistered post_logout_redirect_uri", status=400, content_type="text/plain")
+        with self._lock:
+            self.logouts.append({"sub": claims.get("sub") if claims else None, "post_logout_redirect_uri": back})
+        if back:
+            state = {"state": params["state"]} if "state" in params else {}
+            return self._back(back, state) if state else Response(status=302, location=back)
+        return Response(
+            "<!doctype html><title>Fake OIDC: logged out</title><h1>You are logged out of the fake provider</h1>",
+            content_type="text/html",
+            charset="utf-8",
+        )
+
+    def _issued_claims(self, token: str) -> dict[str, t.Any] | None:
+        """The claims of an id_token this fake signed for its client (expired or not), else None."""
+        jwt = require_jwt()
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = next(key for key in self._keys + self._old_keys if key.kid == kid)
+            return t.cast(
+                dict[str, t.Any],
+                jwt.decode(
+                    token,
+                    key.private.public_key(),
+                    algorithms=[key.alg],
+                    audience=self.client_id,
+                    issuer=self.issuer,
+                    options={"verify_exp": False},
+                ),
+            )
+        except (StopIteration, jwt.PyJWTError):
+            return None
+
+
+class _BrowserBase(OpenIDConnect):
+    """:meth:`FakeOIDC.provider`: the browser's endpoints under another base URL."""
+
+    fake_base = ""
+    browser_base = ""
+
+    def _for_browser(self, url: str) -> str:
+        return self.browser_base + url[len(self.fake_base) :] if url.startswith(self.fake_base + "/") else url
+
+    def authorization_endpoint(self, client: OAuthClient) -> str:
+        return self._for_browser(super().authorization_endpoint(client))
+
+    def end_session_endpoint(self, client: OAuthClient) -> str | None:
+        endpoint = super().end_session_endpoint(client)
+        return None if endpoint is None else self._for_browser(endpoint)
 
 
 def _changed(claims: dict[str, t.Any], changes: Mapping[str, t.Any]) -> dict[str, t.Any]:

@@ -46,6 +46,7 @@ function makeProvider(keys) {
       client_id: 'harness-client',
       client_secret: 'harness-client-secret-0123456789abcdef',
       redirect_uris: [redirectUri],
+      post_logout_redirect_uris: [`${new URL(redirectUri).origin}/`], // RP-initiated logout comes back home
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',

@@ -69,14 +69,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Server]:
-    """Install if need be, start oidc-provider on a free port, yield it, stop it by PID."""
+def start(tmp_path_factory: pytest.TempPathFactory, redirect_uri: str = REDIRECT_URI) -> t.Iterator[Server]:
+    """Install if need be, start oidc-provider on a free port, yield it, stop it by PID.
+
+    :param redirect_uri: the client's one registered redirect URI (its origin + ``/`` is the
+        registered post_logout_redirect_uri).
+    """
     install()
     port = free_port()
     stderr_path = tmp_path_factory.mktemp("oidc-provider") / "stderr.log"
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            ["node", "server.js", str(port), REDIRECT_URI],
+            ["node", "server.js", str(port), redirect_uri],
             cwd=INSTALL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
