@@ -349,10 +349,14 @@ class OpenIDConnect(Provider):
     def end_session_url(
         self, client: OAuthClient, token: t.Mapping[str, t.Any], *, post_logout_redirect_uri: str
     ) -> str | None:
-        """With ``end_session``: the ``end_session_endpoint`` with ``id_token_hint``,
-        ``post_logout_redirect_uri`` and ``client_id`` (OpenID Connect RP-Initiated Logout 1.0,
-        section 2). ``None`` when not enabled, when the session has no id_token, or when the
-        provider publishes no such endpoint (logged: the logout stays local)."""
+        """With ``end_session``: the ``end_session_endpoint`` with ``client_id`` and
+        ``post_logout_redirect_uri`` (OpenID Connect RP-Initiated Logout 1.0, section 2).
+        ``id_token_hint`` is left out on purpose: it would put the id_token in a URL (browser
+        history, the provider's access log), which this package never does; the spec makes it
+        optional, and ``client_id`` names the client instead (the provider may then ask the user
+        to confirm). ``None`` when not enabled, when the session has no id_token (it was not an
+        OpenID Connect login), or when the provider publishes no such endpoint (logged: the
+        logout stays local)."""
         id_token = token.get("id_token")
         if not self.end_session or not isinstance(id_token, str):
             return None
@@ -362,7 +366,6 @@ class OpenIDConnect(Provider):
             return None
         query = urlencode(
             [
-                ("id_token_hint", id_token),
                 ("post_logout_redirect_uri", post_logout_redirect_uri),
                 ("client_id", client.client_id),
             ]

@@ -31,7 +31,7 @@ import threading
 import time
 import typing as t
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from cryptography.hazmat.primitives import serialization
@@ -465,8 +465,9 @@ class FakeOIDC:
         return self._json(dict(self.users[grant["user"]]))
 
     def _end_session(self, request: Request) -> Response:
-        """RP-Initiated Logout 1.0: ``id_token_hint`` must be one of ours (expired is fine),
-        ``client_id`` ours, ``post_logout_redirect_uri`` registered (when any are)."""
+        """RP-Initiated Logout 1.0: ``id_token_hint``, when given, must be one of ours (expired
+        is fine), ``client_id`` ours, ``post_logout_redirect_uri`` registered (when any are; else
+        on the fake's own origin, or with a valid hint)."""
         params = {k: v for k, v in request.params.items() if isinstance(v, str)}
         client_id, back = params.get("client_id"), params.get("post_logout_redirect_uri")
         claims: dict[str, t.Any] | None = None
@@ -476,8 +477,14 @@ class FakeOIDC:
                 return Response("Invalid id_token_hint", status=400, content_type="text/plain")
         if client_id is not None and client_id != self.client_id:
             return Response("Unknown client", status=400, content_type="text/plain")
-        if back and (back not in self.post_logout_redirect_uris if self.post_logout_redirect_uris else claims is None):
-            # none registered: only the holder of one of our id_tokens is sent anywhere (no open redirect)
+        same_origin = back is not None and urlsplit(back).netloc == request.host  # the demo's embedded fake
+        if back and (
+            back not in self.post_logout_redirect_uris
+            if self.post_logout_redirect_uris
+            else claims is None and not same_origin
+        ):
+            # none registered: only the holder of one of our id_tokens, or a page on the fake's own
+            # origin, is sent back (no open redirect)
             return Response("Unregistered post_logout_redirect_uri", status=400, content_type="text/plain")
         with self._lock:
             self.logouts.append({"sub": claims.get("sub") if claims else None, "post_logout_redirect_uri": back})
