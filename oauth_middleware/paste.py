@@ -1,4 +1,4 @@
-"""PasteDeploy factories (``egg:oauth-middleware#github``): options from an ``.ini`` section.
+"""PasteDeploy factories (``egg:oauth-login-middleware#github``): options from an ``.ini`` section.
 
 The keys are the option names (``github_url`` for the provider), with values in the formats of
 the environment variables; each option's setting and parser come from

@@ -34,14 +34,17 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlencode, urlsplit
 
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from webob import Request, Response
 
 from oauth_middleware.oidc._jwt import require_jwt
 from oauth_middleware.oidc.idtoken import token_hash
 from oauth_middleware.oidc.provider import OpenIDConnect
 
+from .oidc_models import Key as _Key
+from .oidc_models import b64 as _b64
+from .oidc_models import changed as _changed
+from .oidc_models import default_users as _default_users
+from .oidc_models import s256 as _s256
 from .transport import WSGITransportAdapter
 
 if t.TYPE_CHECKING:
@@ -74,37 +77,6 @@ HOSTILE_KINDS: dict[str, str] = {
     "huge": "a 1 MB token",
     "missing_sub": "no sub claim",
 }
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _s256(verifier: str) -> str:
-    return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
-
-
-class _Key:
-    """A signing key pair with its public JWK."""
-
-    def __init__(self, kind: str, number: int) -> None:
-        self.kid = "%s-%d-%s" % (kind, number, secrets.token_hex(4))
-        self.private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-        if kind == "rsa":
-            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            self.alg = "RS256"
-        else:
-            self.private = ec.generate_private_key(ec.SECP256R1())
-            self.alg = "ES256"
-        jwt = require_jwt()
-        algorithm = jwt.get_algorithm_by_name(self.alg)
-        self.jwk: dict[str, t.Any] = json.loads(algorithm.to_jwk(self.private.public_key()))
-        self.jwk.update(kid=self.kid, use="sig", alg=self.alg)
-
-    def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
 
 
 class FakeOIDC:
@@ -533,33 +505,3 @@ class _BrowserBase(OpenIDConnect):
     def end_session_endpoint(self, client: OAuthClient) -> str | None:
         endpoint = super().end_session_endpoint(client)
         return None if endpoint is None else self._for_browser(endpoint)
-
-
-def _changed(claims: dict[str, t.Any], changes: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """``claims`` with ``changes`` applied: a ``None`` value removes the claim."""
-    for name, value in changes.items():
-        if value is None:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
-
-
-def _default_users() -> dict[str, dict[str, t.Any]]:
-    return {
-        "alice": {
-            "sub": "248289761001",
-            "preferred_username": "alice",
-            "name": "Alice Example",
-            "email": "alice@example.com",
-            "email_verified": True,
-            "groups": ["staff", "admins"],
-        },
-        "bob": {
-            "sub": "248289761002",
-            "preferred_username": "bob",
-            "email": "bob@example.org",
-            "email_verified": False,
-            "groups": "staff",
-        },
-    }
