@@ -86,8 +86,11 @@ class Renewals:
         self.policy = policy
         #: with a shared store, one renewal per session at a time across hosts (STORE-6)
         self.store = store
-        #: seconds a lease holds before its renewal thread extends it, and a waiter waits at most
+        #: seconds a lease holds (renewed every third of it while the provider is called)
         self.lease_seconds = 3 * budget
+        #: seconds a request waits for another host's renewal: one provider call's budget, well
+        #: below gunicorn's 30 s worker timeout; then it goes on with what is stored
+        self.lease_wait = budget
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._results: dict[str, tuple[float, Outcome]] = {}
@@ -135,7 +138,7 @@ class Renewals:
         store holds the truth."""
         assert self.store is not None
         key = LEASE_PREFIX + hashlib.sha256(value.encode("ascii", "replace")).hexdigest()[:32]
-        lease = Lease.acquire(self.store, key, seconds=self.lease_seconds, wait=self.lease_seconds)
+        lease = Lease.acquire(self.store, key, seconds=self.lease_seconds, wait=self.lease_wait)
         if lease is None:  # the holder is still at it: go on with what is stored now
             fresh = reload()
             return Outcome(fresh.session) if fresh is not None else Outcome(None, ended="revoked")
