@@ -1,4 +1,4 @@
-"""A :class:`~oauth_middleware.store.Store` on Redis, for several hosts (issue 12).
+"""A :class:`~oauth_middleware.store.Store` on Redis, for several hosts.
 
 redis-py is an optional dependency (``pip install 'oauth-login-middleware[redis]'``): it is
 imported when a :class:`RedisStore` is made, never when the package is.

@@ -7,9 +7,10 @@ is still ours), and per-user indexes (log a user out everywhere). Everything abo
 sessions, consumed states, refresh locks) is built once, in the middleware's own modules, so a
 backend has no security logic to get wrong.
 
-:class:`MemoryStore` keeps it in this process: the default for one-time states and locks when
-sessions live in the cookie, and a server-side session store for tests. The Redis store (issue
-12) implements the same methods with Redis commands.
+:class:`MemoryStore` keeps it in this process (``store="memory"``: one worker, or tests); the
+Redis store (:mod:`oauth_middleware.redis_store`) implements the same methods with Redis commands.
+With ``store=None`` sessions live in the cookie and one-time states and refresh locks stay in
+each process (``flow.py``, ``renewal.py``).
 """
 
 from __future__ import annotations
