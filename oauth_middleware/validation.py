@@ -10,6 +10,7 @@ validator each option uses.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import typing as t
 from urllib.parse import urlsplit
@@ -25,6 +26,8 @@ KEYGEN_HINT = 'oauth-middleware keygen, or python -c "import secrets; print(secr
 #: (42 characters uniform over 64, plus one) has fewer with probability below
 #: ``C(64, 7) * (7/64) ** 42``, about 2**-104 (``tests/test_validation.py`` computes it).
 MIN_DISTINCT_KEY_BYTES = 8
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,6 +312,11 @@ def store(value: object, ctx: Context) -> Store | None:
             % (ctx.name, value)
         )
     if value == "memory":
+        log.warning(
+            "%s='memory' keeps sessions in this process: with several workers or hosts each has its own "
+            "and users appear logged out at random; use a redis:// or rediss:// URL there",
+            ctx.name,
+        )
         return MemoryStore()
     if not value.startswith(("redis://", "rediss://", "unix://")):
         shown = value.split("@")[-1] if "@" in value else value  # never a password in a message

@@ -289,3 +289,10 @@ def test_the_cookie_store_is_still_the_default(make_middleware: t.Any) -> None:
     middleware = make_middleware()
     assert middleware.store is None
     assert type(middleware.sessions).__name__ == "SessionCookie"
+
+
+def test_memory_store_warns_that_it_is_one_process_only(
+    make_middleware: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_middleware(store="memory")
+    assert "several workers or hosts" in caplog.text
