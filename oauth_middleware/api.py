@@ -56,6 +56,11 @@ def api_session(environ: t.Mapping[str, t.Any]) -> APISession:
         wrapped in :class:`~oauth_middleware.OAuthMiddleware`).
     """
     api = environ.get(ENVIRON_KEY)
+    if isinstance(api, tuple) and len(api) == 6:  # what the middleware left: built on first use
+        middleware, session, value, secure, present, token = api
+        api = APISession(middleware, session, value, secure=secure, present=present, environ_token=token)
+        if isinstance(environ, cabc.MutableMapping):
+            environ[ENVIRON_KEY] = api  # the same object for the rest of the request
     if not isinstance(api, APISession):
         raise LoginRequired(
             "api_session() needs a logged-in user, and this request has none (it is anonymous, or the "

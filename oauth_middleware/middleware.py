@@ -213,6 +213,7 @@ class OAuthMiddleware(OwnEndpoints):
             # server does not trust reports: cookies stay Secure (and __Host-) unless secure=False
             self.secure = True
         self._scrubber = IdentityScrubber(extra=self.strip_identity_headers)
+        self._known_clean = self._scrubber.known_clean  # bound once: this runs on every request
         self.store: Store | None = settings["store"]
         diagnostics.check_not_wrapped_twice(app, cookie_name=self.cookie_name, kind=OAuthMiddleware)
         if self.allow_insecure_http:
@@ -330,7 +331,7 @@ class OAuthMiddleware(OwnEndpoints):
     # -- the request path ------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
-        if not self._scrubber.known_clean(environ):  # one C-level set test in the usual case
+        if not self._known_clean(environ):  # one C-level set test in the usual case
             for key in self._scrubber.spoofed(environ):
                 del environ[key]
         path = environ.get("PATH_INFO") or "/"
@@ -395,12 +396,12 @@ class OAuthMiddleware(OwnEndpoints):
             environ["oauth_middleware.groups"] = list(session.groups)
             if session.user_id is not None:
                 environ["oauth_middleware.user_id"] = session.user_id
-            # built lazily: a request that never calls the API pays this one small object
-            api = environ[API_KEY] = APISession(
-                self, session, sealed, secure=secure, present=cookies, environ_token=token
-            )
-            if "refresh_token" not in session.token:
-                api = None  # a token that never expires is never refreshed mid-request
+            if "refresh_token" in session.token:  # may be refreshed by the app's API calls: watch for its cookie
+                api = environ[API_KEY] = APISession(
+                    self, session, sealed, secure=secure, present=cookies, environ_token=token
+                )
+            else:  # built by api_session() on first use: most requests never call the API
+                environ[API_KEY] = (self, session, sealed, secure, cookies, token)
         elif self.require_login and self.is_protected(path):
             return self._challenge(environ, start_response, extra)
         if not extra and api is None:

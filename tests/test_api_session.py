@@ -105,6 +105,7 @@ def flask_app(seen: list[t.Any]) -> flask.Flask:
     @app.route("/me")
     def me() -> t.Any:
         github = api_session(flask.request.environ)
+        assert api_session(flask.request.environ) is github  # built once, then reused in the request
         seen.append(github)
         return {"login": github.get("/user").json()["login"], "again": github.get("user").json()["login"]}
 
