@@ -17,7 +17,6 @@ import concurrent.futures
 import os
 import pathlib
 import sys
-import textwrap
 import threading
 import typing as t
 
@@ -44,52 +43,6 @@ CONCURRENT = 6  # requests carrying the same old cookie, started together
 MAX_ROUNDS = 4  # logins tried until the requests of one round reach two workers or more
 LIFETIME = 28800  # the fake's expiring access tokens: 8 hours; refreshed in their last 300 s
 SESSION = "oauth_session"
-
-RACE_APP = '''\
-"""whoami behind OAuthMiddleware, against a standalone fake GitHub, on a clock the test moves."""
-
-import json
-import os
-import time
-
-from oauth_middleware import GitHub, OAuthMiddleware
-
-FAKE = os.environ["E2E_FAKE_GITHUB_URL"]
-OFFSET_FILE = os.environ["E2E_CLOCK_OFFSET_FILE"]
-
-
-def clock():
-    try:
-        with open(OFFSET_FILE) as handle:
-            return time.time() + float(handle.read() or 0)
-    except (OSError, ValueError):
-        return time.time()
-
-
-def whoami(environ, start_response):
-    if environ.get("PATH_INFO") == "/whoami":
-        time.sleep(0.3)  # a busy worker: concurrent requests spread over the others, even on a loaded machine
-    token = environ.get("oauth_middleware.token") or {}
-    body = json.dumps(
-        {"user": environ.get("REMOTE_USER"), "token": token.get("access_token"), "pid": os.getpid()}
-    ).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-app = OAuthMiddleware(
-    whoami,
-    client_id="fake-client-id",
-    client_secret="fake-client-secret",
-    secret_key=os.environ["OAUTH_MIDDLEWARE_SECRET_KEY"],
-    provider=GitHub(FAKE, api_base_url=FAKE + "/api/v3/"),
-    allow_insecure_http=True,
-    require_login=True,
-    public_paths=["/healthz"],
-    timeout=5,
-    clock=clock,
-)
-'''
 
 
 @pytest.fixture
@@ -128,16 +81,16 @@ def offset_file(tmp_path: pathlib.Path) -> pathlib.Path:
 
 @pytest.fixture
 def race_app(tmp_path: pathlib.Path, expiring_fake: Server, offset_file: pathlib.Path) -> t.Iterator[Server]:
-    app_dir = tmp_path / "app"
-    app_dir.mkdir()
-    (app_dir / "e2e_race_app.py").write_text(textwrap.dedent(RACE_APP))
+    """``support.e2e_apps:make_app()`` (cookie sessions) under gunicorn, on a clock the test moves."""
     env = server_env(
         OAUTH_MIDDLEWARE_SECRET_KEY=SECRET_KEY,
         E2E_FAKE_GITHUB_URL=expiring_fake.url,
         E2E_CLOCK_OFFSET_FILE=str(offset_file),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(app_dir), str(ROOT), os.environ.get("PYTHONPATH")])),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
-    server = start_gunicorn("race app", "e2e_race_app:app", workers=WORKERS, chdir=app_dir, logdir=tmp_path, env=env)
+    tests = pathlib.Path(__file__).resolve().parent
+    app = "support.e2e_apps:make_app()"
+    server = start_gunicorn("race app", app, workers=WORKERS, chdir=tests, logdir=tmp_path, env=env)
     try:
         yield server
     finally:
@@ -154,14 +107,14 @@ def log_in(base: str) -> tuple[str, str]:
 
 
 def concurrently(base: str, cookie: str, count: int) -> list[requests.Response]:
-    """``count`` requests for /whoami with the same session cookie, started together."""
+    """``count`` requests for /slow with the same session cookie, started together."""
     barrier = threading.Barrier(count)
 
     def one(_: int) -> requests.Response:
         with http_session() as session:
             barrier.wait(timeout=REQUEST_TIMEOUT)
             return session.get(
-                base + "/whoami",
+                base + "/slow",  # holds its worker 0.3 s: concurrent requests spread over the workers
                 headers={"Accept": "application/json", "Cookie": f"{SESSION}={cookie}"},
                 allow_redirects=False,
                 timeout=REQUEST_TIMEOUT,
