@@ -236,7 +236,7 @@ class OwnEndpoints:
         if self.revoke_on_logout and loaded is not None:
             self._revoke(loaded.session)
         if isinstance(self.sessions, StoreSessions):  # the server-side session ends for every copy of the cookie
-            ended = self.sessions.end(cookies, secure=secure)
+            ended = self.sessions.end(cookies, secure=secure, loaded=loaded)
             if ended is not None and posted.get("everywhere") == "1":
                 count = self.sessions.revoke_user(user_key(ended))
                 log.info("logged %s out everywhere (%d other session(s))", for_log(ended.username), count)

@@ -164,10 +164,14 @@ class StoreSessions:
         name = self.cookie_name(secure)
         return [set_cookie(n, None, max_age=0, secure=secure) for n in (name, *_chunk_names(name)) if n in present]
 
-    def end(self, cookies: t.Mapping[str, str], *, secure: bool) -> Session | None:
-        """Delete the session the request's ticket points to (logout); returns it if it was live."""
+    def end(self, cookies: t.Mapping[str, str], *, secure: bool, loaded: Loaded | None = None) -> Session | None:
+        """Delete the session the request's ticket points to (logout); returns it if it was live.
+
+        :param loaded: the session the caller already read from these cookies (saves a read).
+        """
         value = cookies.get(self.cookie_name(secure))
-        loaded = self.load(cookies, secure=secure, now=self.clock()) if value else None
+        if loaded is None and value:
+            loaded = self.load(cookies, secure=secure, now=self.clock())
         session_id = self.session_id(value, secure=secure) if value else None
         if session_id is not None:
             self.store.delete(SESSION_PREFIX + session_id)
