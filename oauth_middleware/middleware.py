@@ -101,8 +101,8 @@ class OAuthMiddleware(OwnEndpoints):
     :param public_paths: path prefixes never protected, e.g. ``("/static", "/healthz")``.
     :param max_age: absolute session lifetime in seconds (7 days), enforced server-side.
     :param cookie_name: base name of the cookies; ``__Host-`` is prepended when they are Secure.
-    :param secure: ``None`` sets ``Secure`` on cookies when the request is https; ``True``
-        always; ``False`` never (local development only).
+    :param secure: ``None`` sets ``Secure`` on cookies when the request is https, and always
+        when ``redirect_uri`` is https; ``True`` always; ``False`` never (local development only).
     :param timeout: seconds each provider call may take in all (connecting, sending and reading
         the whole answer), or a ``(connect, read)`` pair: connecting within the first, the whole
         call within their sum.
@@ -208,10 +208,6 @@ class OAuthMiddleware(OwnEndpoints):
         self.timeout: float | tuple[float, float] = settings["timeout"]
         self.clock: t.Callable[[], float] = settings["clock"]
         self.strip_identity_headers: tuple[str, ...] = settings["strip_identity_headers"]
-        if self.secure is None and self.redirect_uri is not None and self.redirect_uri.startswith("https://"):
-            # an https callback means the site is served over https, whatever scheme a proxy the
-            # server does not trust reports: cookies stay Secure (and __Host-) unless secure=False
-            self.secure = True
         self._scrubber = IdentityScrubber(extra=self.strip_identity_headers)
         self._known_clean = self._scrubber.known_clean  # bound once: this runs on every request
         self.store: Store | None = settings["store"]

@@ -272,13 +272,14 @@ OPTIONS: tuple[Option, ...] = (
         "secure",
         type_text="bool | None",
         default_text="None",
-        help="`None`: cookies are `Secure` when the request is https; `True`: always (use behind a TLS proxy); "
-        "`False`: never.",
+        help="`None`: cookies are `Secure` when the request is https, and always when `redirect_uri` is https; "
+        "`True`: always (use behind a TLS proxy); `False`: never.",
         default=None,
-        validate=validation.optional_bool,
+        validate=validation.secure,
         parse=parsers.secure,
         text_format="`auto` (or empty), or a boolean",
         example="`true`",
+        needs=("redirect_uri",),
     ),
     _option(
         "timeout",

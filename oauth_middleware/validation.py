@@ -376,6 +376,17 @@ def optional_bool(value: object, ctx: Context) -> bool | None:
     return value
 
 
+def secure(value: object, ctx: Context) -> bool | None:
+    """``secure``: ``None`` follows the request's scheme, except that an https ``redirect_uri``
+    means the site is served over https whatever a proxy the server does not trust reports, so
+    cookies stay Secure (and ``__Host-``); only an explicit ``False`` turns that off."""
+    value = optional_bool(value, ctx)
+    redirect = ctx.done.get("redirect_uri")
+    if value is None and isinstance(redirect, str) and redirect.startswith("https://"):
+        return True
+    return value
+
+
 def flag(value: object, ctx: Context) -> bool:
     """A boolean option: any value, read for its truth."""
     return bool(value)
