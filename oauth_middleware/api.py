@@ -20,8 +20,11 @@ import typing as t
 import requests
 import urllib3.util
 
-from .errors import LoginRequired, NotAllowed, TokenRevoked
+from .errors import LoginRequired, NotAllowed, StoreDown, TokenRevoked
+from .renewal import Outcome
+from .store import StoreUnavailable
 from .text import for_log
+from .tickets import SessionEnded
 from .transport import provider_call as _provider_call
 
 if t.TYPE_CHECKING:
@@ -253,31 +256,45 @@ class APISession:
             return
 
         cookies = self._present if isinstance(self._present, cabc.Mapping) else {}
-        outcome = middleware.renewals.renew(
-            self._session,
-            self._value,
-            now=now,
-            reload=lambda: middleware.sessions.load(cookies, secure=self._secure, now=now),
-        )
+        cookie_headers: list[tuple[str, str]] | None = None
+        try:
+            outcome = middleware.renewals.renew(
+                self._session,
+                self._value,
+                now=now,
+                reload=lambda: middleware.sessions.load(cookies, secure=self._secure, now=now),
+            )
+            if outcome.changed and outcome.session is not None:
+                cookie_headers = middleware.sessions.dump(
+                    outcome.session, secure=self._secure, present=self._present, previous=self._value
+                )
+        except SessionEnded:  # logged out or revoked on another host while it was renewed
+            outcome = Outcome(None, ended="revoked")
+        except StoreUnavailable:  # the session store is down (STORE-7): never a 500 from here
+            if now < expires_at:
+                log.warning("the session store did not answer; calling the API with the current token")
+                return
+            raise StoreDown() from None
         if outcome.session is None:
             self.cookie_headers = middleware.sessions.clear(secure=self._secure, present=self._present)
             self._ended = NotAllowed() if outcome.ended == "not_allowed" else TokenRevoked()
             self._environ_token.clear()
             raise self._ended
-        if outcome.changed:
-            self._session = outcome.session
-            self.cookie_headers = middleware.sessions.dump(
-                outcome.session, secure=self._secure, present=self._present, previous=self._value
+        if outcome.session is self._session:
+            return
+        # refreshed here (a cookie to send), or by another host (already saved in the store)
+        self._session = outcome.session
+        if cookie_headers is not None:
+            self.cookie_headers = cookie_headers
+        self._environ_token.clear()
+        self._environ_token.update(outcome.session.environ_token())
+        if cookie_headers and self.response_started:
+            log.warning(
+                "refreshed the token of %s after the response had started: the browser gets the new "
+                "session on its next request (within a couple of minutes, or the session ends); "
+                "call the API before starting the response",
+                for_log(self._session.username),
             )
-            self._environ_token.clear()
-            self._environ_token.update(outcome.session.environ_token())
-            if self.response_started:
-                log.warning(
-                    "refreshed the token of %s after the response had started: the browser gets the new "
-                    "session on its next request (within a couple of minutes, or the session ends); "
-                    "call the API before starting the response",
-                    self._session.username,
-                )
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):

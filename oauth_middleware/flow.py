@@ -21,6 +21,7 @@ import typing as t
 from .cookies import set_cookie
 from .crypto import Cipher, InvalidValue
 from .errors import Busy
+from .session import CLOCK_SKEW
 
 if t.TYPE_CHECKING:
     from .store import Store
@@ -147,7 +148,7 @@ class FlowCookies:
         key = self._key(flow)
         now = self.clock()
         if self.store is not None:
-            ttl = max(1.0, flow.created_at + FLOW_TTL - now)
+            ttl = max(1.0, flow.created_at + FLOW_TTL + CLOCK_SKEW - now)  # hosts' clocks differ
             if not self.store.put(STATE_PREFIX + key.hex(), b"1", ttl=ttl, only_if_absent=True):
                 log.warning("login state used twice (a replayed flow cookie, seen by the shared store)")
                 return False

@@ -7,6 +7,7 @@ lookup and three environ assignments.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import typing as t
@@ -39,7 +40,7 @@ from .renewal import Renewals
 from .session import Lifetimes, Session, SessionCookie
 from .store import Store, StoreUnavailable
 from .text import for_log
-from .tickets import StoreSessions, user_key
+from .tickets import SessionEnded, StoreSessions, user_key
 from .transport import call_budget, make_http_session
 from .wsgi import QUERY_SAFE, Response, is_browser_navigation, quoted
 
@@ -251,6 +252,7 @@ class OAuthMiddleware(OwnEndpoints):
                 lifetimes=lifetimes,
                 clock=self._now,
                 derive=self.provider.derived_profile,
+                namespace=_user_namespace(self.provider, self.client_id),
             )
         self.renewals = Renewals(
             self.client, lifetimes=lifetimes, policy=self.policy, store=self.store, budget=call_budget(self.timeout)
@@ -374,7 +376,10 @@ class OAuthMiddleware(OwnEndpoints):
                             refused = NotAllowed(self._not_allowed_help(loaded.session.username), headers=extra)
                             return self._render(environ, refused)(environ, start_response)
                     elif outcome.changed:
-                        extra = self.sessions.dump(session, secure=secure, present=cookies, previous=loaded.value)
+                        try:
+                            extra = self.sessions.dump(session, secure=secure, present=cookies, previous=loaded.value)
+                        except SessionEnded:  # logged out or revoked on another host meanwhile
+                            session, extra = None, self.sessions.clear(secure=secure, present=cookies)
             else:
                 # anonymous: clear a session cookie that did not open (tampered, expired, old key)
                 extra = self.sessions.clear(secure=secure, present=cookies)
@@ -489,3 +494,11 @@ class OAuthMiddleware(OwnEndpoints):
         return Response.json(payload, status=401, headers=headers)(environ, start_response)
 
     # -- own endpoints ---------------------------------------------------------------------------
+
+
+def _user_namespace(provider: Provider, client_id: str) -> str:
+    """The per-user index's namespace in a shared store: a short hash of the provider (its issuer,
+    or its authorization endpoint) and the app's client id: account ids are unique only within
+    them."""
+    where = getattr(provider, "issuer", "") or provider.authorize_url
+    return hashlib.sha256(("%s\n%s" % (where, client_id)).encode()).hexdigest()[:12] + ":"

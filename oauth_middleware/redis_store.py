@@ -237,9 +237,13 @@ class RedisStore:
             value = self.client.get(self._value(key))
         return t.cast("bytes | None", value)
 
-    def put(self, key: str, value: bytes, *, ttl: float, only_if_absent: bool = False) -> bool:
+    def put(
+        self, key: str, value: bytes, *, ttl: float, only_if_absent: bool = False, only_if_present: bool = False
+    ) -> bool:
         with self._unavailable("SET"):
-            done = self.client.set(self._value(key), value, px=_milliseconds(ttl), nx=only_if_absent)
+            done = self.client.set(
+                self._value(key), value, px=_milliseconds(ttl), nx=only_if_absent, xx=only_if_present
+            )
         return bool(done)
 
     def delete(self, *keys: str) -> int:

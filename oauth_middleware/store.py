@@ -43,9 +43,12 @@ class Store(t.Protocol):
     def get(self, key: str) -> bytes | None:
         """The value under ``key``, or None when absent or expired."""
 
-    def put(self, key: str, value: bytes, *, ttl: float, only_if_absent: bool = False) -> bool:
+    def put(
+        self, key: str, value: bytes, *, ttl: float, only_if_absent: bool = False, only_if_present: bool = False
+    ) -> bool:
         """Store ``value`` for ``ttl`` seconds; with ``only_if_absent``, only if no live value is
-        there (then False means someone else holds it)."""
+        there (then False means someone else holds it); with ``only_if_present``, only if one is
+        (then False means it was deleted meanwhile: a logout must not be undone)."""
 
     def delete(self, *keys: str) -> int:
         """Remove the keys; returns how many existed."""
@@ -79,8 +82,9 @@ class MemoryStore:
         assert not store.put("state:abc", b"1", ttl=600, only_if_absent=True)
 
     :param clock: returns the current time in seconds (tests inject a fake one).
-    :param max_keys: values kept at most; when full, expired entries are dropped first, then the
-        ones closest to expiry (so memory stays bounded under a flood).
+    :param max_keys: values kept at most; when full, expired entries are dropped, and if that is
+        not enough a new value is refused with :class:`StoreUnavailable` (the middleware answers
+        503) rather than a live one forgotten: memory stays bounded under a flood.
     """
 
     def __init__(self, *, clock: t.Callable[[], float] = time.time, max_keys: int = 100_000) -> None:
@@ -104,17 +108,22 @@ class MemoryStore:
             return
         for key in [key for key, (_, expires) in self._values.items() if expires <= now]:
             del self._values[key]
-        while len(self._values) >= self.max_keys:
-            del self._values[min(self._values, key=lambda key: self._values[key][1])]
+        if len(self._values) >= self.max_keys:
+            # never drop a live value: a one-time login state or a session forgotten early would
+            # re-open a replay or undo nothing safely; the middleware answers 503 instead
+            raise StoreUnavailable("the memory store holds max_keys=%d live values" % self.max_keys)
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
             return self._live(key, self.clock())
 
-    def put(self, key: str, value: bytes, *, ttl: float, only_if_absent: bool = False) -> bool:
+    def put(
+        self, key: str, value: bytes, *, ttl: float, only_if_absent: bool = False, only_if_present: bool = False
+    ) -> bool:
         with self._lock:
             now = self.clock()
-            if only_if_absent and self._live(key, now) is not None:
+            live = self._live(key, now)
+            if (only_if_absent and live is not None) or (only_if_present and live is None):
                 return False
             if key not in self._values:
                 self._make_room(now)

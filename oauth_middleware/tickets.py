@@ -31,7 +31,7 @@ if t.TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StoreSessions"]
+__all__ = ["SessionEnded", "StoreSessions"]
 
 SESSION_ID_BYTES = 16
 SESSION_KEY_BYTES = 32
@@ -39,6 +39,10 @@ NONCE_BYTES = 12
 #: Store key prefixes (a store may add its own namespace in front).
 SESSION_PREFIX = "session:"
 USER_PREFIX = "user:"
+
+
+class SessionEnded(Exception):
+    """The session was ended (logout, revocation) while it was being renewed: it is not saved again."""
 
 
 class StoreSessions:
@@ -59,6 +63,8 @@ class StoreSessions:
     :param name: the cookie name, without the ``__Host-`` prefix added when it is Secure.
     :param lifetimes: when sessions end.
     :param clock: the current time in seconds.
+    :param namespace: put in front of the user index keys: the provider and app the account ids
+        belong to (two apps sharing one store never revoke each other's users).
     """
 
     def __init__(
@@ -70,15 +76,20 @@ class StoreSessions:
         lifetimes: Lifetimes,
         clock: t.Callable[[], float],
         derive: Derivation | None = None,
+        namespace: str = "",
     ) -> None:
         self.cipher = cipher
         self.derive = derive
         self.store = store
+        self.namespace = namespace
         self.name = name
         self.lifetimes = lifetimes
         self.max_age = lifetimes.max_age
         self.clock = clock
         self._aads = {secure: self.cookie_name(secure).encode("ascii") for secure in (True, False)}
+
+    def _index(self, user: str) -> str:
+        return USER_PREFIX + self.namespace + user
 
     def cookie_name(self, secure: bool) -> str:
         return "__Host-" + self.name if secure else self.name
@@ -149,8 +160,11 @@ class StoreSessions:
             return self.clear(secure=secure, present=present)
         nonce = os.urandom(NONCE_BYTES)
         blob = nonce + AESGCM(key).encrypt(nonce, session.to_json(self.derive), session_id.encode("ascii"))
-        self.store.put(SESSION_PREFIX + session_id, blob, ttl=ttl)
-        self.store.index_add(USER_PREFIX + user_key(session), session_id, ttl=self.max_age)
+        # an existing session is only updated, never re-created: a logout or revocation that
+        # landed while it was being renewed (on any host) stays done
+        if not self.store.put(SESSION_PREFIX + session_id, blob, ttl=ttl, only_if_present=ticket is not None):
+            raise SessionEnded()
+        self.store.index_add(self._index(user_key(session)), session_id, ttl=self.max_age)
         if ticket is not None:
             return []
         headers = [set_cookie(self.cookie_name(secure), value, max_age=self.max_age, secure=secure)]
@@ -176,14 +190,14 @@ class StoreSessions:
         if session_id is not None:
             self.store.delete(SESSION_PREFIX + session_id)
             if loaded is not None:
-                self.store.index_remove(USER_PREFIX + user_key(loaded.session), session_id)
+                self.store.index_remove(self._index(user_key(loaded.session)), session_id)
         return loaded.session if loaded else None
 
     # -- operators -----------------------------------------------------------------------------------
 
     def user_sessions(self, user: str) -> set[str]:
         """The ids of ``user``'s sessions that are still live (``user``: the account id)."""
-        index = USER_PREFIX + user
+        index = self._index(user)
         members = self.store.index_members(index)
         gone = {sid for sid in members if self.store.get(SESSION_PREFIX + sid) is None}
         if gone:
@@ -192,11 +206,12 @@ class StoreSessions:
 
     def users(self) -> list[str]:
         """Users with an index entry (some of whose sessions may have ended)."""
-        return [name[len(USER_PREFIX) :] for name in self.store.indexes(USER_PREFIX)]
+        prefix = self._index("")
+        return [name[len(prefix) :] for name in self.store.indexes(prefix)]
 
     def revoke_user(self, user: str) -> int:
         """End every session of ``user`` at once, on every host; returns how many were live."""
-        index = USER_PREFIX + user
+        index = self._index(user)
         members = self.store.index_members(index)
         ended = self.store.delete(*(SESSION_PREFIX + sid for sid in members)) if members else 0
         if members:

@@ -530,3 +530,36 @@ def test_a_refresh_after_the_response_started_reaches_the_browser_on_its_next_re
     following = browser.get("/")
     assert any(h.startswith("__Host-oauth_session=") for h in following.headers.getall("Set-Cookie"))
     assert fake.token_requests == 2  # the login's exchange and one refresh, not a second one
+
+
+@pytest.mark.parametrize("expired", [False, True], ids=["token-still-valid", "token-expired"])
+def test_a_store_outage_during_an_api_refresh_is_never_an_unexplained_error(
+    make_site: t.Callable[..., Site], clock: Clock, expired: bool
+) -> None:
+    """Found by the independent review: StoreUnavailable escaped into the app (a 500). A token
+    still valid is used as it is; an expired one raises StoreDown (503, Retry-After), which the
+    app can answer with, as it answers RateLimited."""
+    from support.stores import DownStore
+
+    from oauth_middleware.errors import StoreDown
+
+    store = DownStore(clock=clock)
+    site = make_site(expiring_tokens=True, store=store)
+    site.log_in()
+
+    @site.browser.app.route("/during-outage")  # type: ignore[misc]
+    def during_outage() -> t.Any:
+        environ = flask.request.environ
+        clock.now += LIFETIME if expired else LIFETIME - 60  # due for a refresh (and maybe past it)
+        store.down = True
+        try:
+            return {"login": api_session(environ).get("/user").json()["login"]}
+        except StoreDown as exc:
+            return {"error": exc.error}, exc.status, dict(exc.headers)
+
+    response = site.browser.get("/during-outage", expect_errors=True)
+    if expired:
+        assert (response.status_int, response.json["error"]) == (503, "temporarily_unavailable")
+        assert response.headers["Retry-After"] == "5"
+    else:
+        assert response.json == {"login": "octocat"}

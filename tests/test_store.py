@@ -17,7 +17,7 @@ from conftest import FakeClock
 from support.contention import contend
 
 from oauth_middleware.leases import Lease
-from oauth_middleware.store import MemoryStore, Store
+from oauth_middleware.store import MemoryStore, Store, StoreUnavailable
 
 if t.TYPE_CHECKING:
     from oauth_middleware.redis_store import RedisStore
@@ -138,13 +138,20 @@ def test_odd_keys_and_values_round_trip(store: Store) -> None:
     assert store.compare_and_delete("k*[?]\\", value)
 
 
-def test_memory_store_stays_bounded_under_a_flood(clock: FakeClock) -> None:
+def test_memory_store_stays_bounded_under_a_flood_and_forgets_nothing_live(clock: FakeClock) -> None:
+    """A flood of login states must not push an earlier one out (a replay would open again)."""
     store = MemoryStore(clock=clock, max_keys=100)
-    store.put("keep", b"1", ttl=10_000)
+    store.put("state:victim", b"1", ttl=600, only_if_absent=True)
+    refused = 0
     for number in range(1000):
-        store.put("state:%d" % number, b"1", ttl=600, only_if_absent=True)
-    assert len(store._values) <= 100
-    assert store.get("keep") == b"1"  # the ones closest to expiry went first
+        try:
+            store.put("state:%d" % number, b"1", ttl=300, only_if_absent=True)
+        except StoreUnavailable:
+            refused += 1
+    assert len(store._values) <= 100 and refused == 901
+    assert not store.put("state:victim", b"1", ttl=600, only_if_absent=True)  # still remembered
+    clock.advance(301)  # the flood's states expire: room again
+    assert store.put("state:new", b"1", ttl=600, only_if_absent=True)
 
 
 # -- leases ------------------------------------------------------------------------------------------
@@ -192,3 +199,15 @@ def test_a_waiter_gets_the_lease_when_it_is_released() -> None:
 
 def test_eight_threads_never_hold_one_lease_at_once() -> None:
     assert contend([MemoryStore()], threads=8, rounds=20) == (1, 160)
+
+
+def test_set_if_present_never_recreates_a_deleted_value(store: Store, clock: FakeClock) -> None:
+    """What keeps a logout done while a renewal of that session was under way."""
+    assert not store.put("session:s", b"1", ttl=10, only_if_present=True)
+    assert store.get("session:s") is None
+    store.put("session:s", b"1", ttl=10)
+    assert store.put("session:s", b"2", ttl=10, only_if_present=True)
+    assert store.get("session:s") == b"2"
+    store.delete("session:s")
+    assert not store.put("session:s", b"3", ttl=10, only_if_present=True)
+    assert store.get("session:s") is None

@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 import webtest
 from conftest import HTTPS, FakeClock, downstream
+from support.stores import DownStore
 
 from oauth_middleware import ConfigurationError, OAuthMiddleware
-from oauth_middleware.store import MemoryStore, StoreUnavailable
+from oauth_middleware.store import MemoryStore
 from oauth_middleware.testing import FakeGitHub, FakeUser, WSGITransportAdapter
 
 KEY = "store-mode-test-key-4Gh7Kq2Wx9Lm3Vt8Rp1Zc6"
@@ -206,29 +207,6 @@ def test_a_user_removed_from_the_org_is_revoked_everywhere(clock: FakeClock) -> 
     whoami(phone, status=401)  # ended by the laptop's re-validation: revoked everywhere at once
 
 
-class DownStore(MemoryStore):
-    """A store that stops answering when ``down`` is set."""
-
-    down = False
-
-    def __getattribute__(self, name: str) -> t.Any:
-        attribute = super().__getattribute__(name)
-        if name in {
-            "get",
-            "put",
-            "delete",
-            "compare_and_delete",
-            "compare_and_expire",
-            "index_add",
-        } and super().__getattribute__("down"):
-
-            def refuse(*args: t.Any, **kwargs: t.Any) -> t.Any:
-                raise StoreUnavailable("connection refused")
-
-            return refuse
-        return attribute
-
-
 def test_a_store_that_is_down_fails_closed_and_keeps_the_cookie(clock: FakeClock) -> None:
     store = DownStore(clock=clock)
     world = World(clock, store=store, require_login=["/private"])
@@ -296,3 +274,60 @@ def test_memory_store_warns_that_it_is_one_process_only(
 ) -> None:
     make_middleware(store="memory")
     assert "several workers or hosts" in caplog.text
+
+
+class Gate:
+    """In front of the fake: holds the first refresh, once armed, until released."""
+
+    def __init__(self, app: t.Any) -> None:
+        self.app = app
+        self.armed = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        if self.armed and environ["PATH_INFO"].endswith("/access_token") and not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(10)
+        return self.app(environ, start_response)
+
+
+@pytest.mark.parametrize("everywhere", [False, True], ids=["logout", "log-out-everywhere"])
+def test_a_logout_during_a_refresh_on_another_host_stays_done(clock: FakeClock, everywhere: bool) -> None:
+    """A renewal that was under way when the user logged out must not save the session again
+    (found by the independent review: the refresh's write brought a revoked session back)."""
+    world = World(clock, expiring=True, require_login=["/private"])
+    gate = world.counting.app = Gate(world.counting.app)
+    refreshing, other = world.host(), world.host()
+    ticket = world.log_in(refreshing).cookies[TICKET]
+    clock.advance(8 * 3600 - 60)  # the token is due
+    gate.armed = True
+    answers: list[t.Any] = []
+    request = threading.Thread(
+        target=lambda: answers.append(whoami(refreshing.app, ticket, expect_errors=True)), daemon=True
+    )
+    request.start()
+    assert gate.entered.wait(10)  # the refresh is at the provider now
+    form = {"everywhere": "1"} if everywhere else {}
+    other.app.post("/auth/logout", form, headers={"Cookie": "%s=%s" % (TICKET, ticket)}, status=303)
+    gate.release.set()
+    request.join(15)
+    assert [answer.status_int for answer in answers] == [401]  # the refreshed session was not saved
+    whoami(other.app, ticket, status=401)
+    whoami(refreshing.app, ticket, status=401)
+    assert other.middleware.user_sessions("583231") == set()
+
+
+def test_log_out_everywhere_never_reaches_another_apps_users(clock: FakeClock) -> None:
+    """Two apps on one store (another provider, or another OAuth app): the same account id is a
+    different person there, so the per-user index is namespaced by provider and client id."""
+    shared = MemoryStore(clock=clock)
+    here, there = World(clock, store=shared, require_login=["/private"]), World(clock, store=shared)
+    victim = here.log_in(here.host())
+    there.fake.client_id = "another-app"  # another OAuth app: its own client id
+    other_app = there.host(cookie_name="other_session")
+    attacker = there.log_in(other_app)  # octocat too, id 583231, of the other app
+    attacker.post("/auth/logout", {"everywhere": "1"}, status=303)
+    assert whoami(victim).json["remote_user"] == "octocat"
+    assert other_app.middleware.revoke_user("583231") == 0  # already ended there; ours untouched
+    assert whoami(victim).json["remote_user"] == "octocat"
