@@ -244,13 +244,23 @@ def _sessions(environ: Mapping[str, str], args: argparse.Namespace) -> int:
                 "sessions live in the browsers' cookies (OAUTH_MIDDLEWARE_STORE is not set): there is nothing on "
                 "the server to list or revoke. Set OAUTH_MIDDLEWARE_STORE=rediss://... for the whole deployment"
             )
+        if args.user and not middleware.user_sessions(args.user):
+            print(
+                "error: no live session for user %r. USER is the account id (environ "
+                "oauth_middleware.user_id, e.g. 583231 for GitHub, the sub for OpenID Connect), not the "
+                "login; 'oauth-middleware sessions list' shows the ids that have sessions" % args.user,
+                file=sys.stderr,
+            )
+            return 1
         users = [args.user] if args.user else sorted(middleware.sessions_users())
         if args.action == "list":
+            if args.user:
+                print("\n".join(sorted(middleware.user_sessions(args.user))))
+                return 0
+            print("user id\tsessions")
             for user in users:
                 ids = middleware.user_sessions(user)
-                if args.user:
-                    print("\n".join(sorted(ids)))
-                elif ids:
+                if ids:
                     print("%s\t%d" % (user, len(ids)))
             return 0
         ended = sum(middleware.revoke_user(user) for user in users)
@@ -355,7 +365,7 @@ def _callback_lines(middleware: OAuthMiddleware, url: str | None) -> list[str]:
     if middleware.provider.name == "github":
         where += " (%s/settings/developers)" % _provider_base(middleware.provider)
     elif middleware.provider.display_name != "GitHub":
-        where = "the client registered at %s" % middleware.provider.display_name
+        where = "your client's settings at %s" % middleware.provider.display_name
     built = None
     if url is not None:
         try:

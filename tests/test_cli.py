@@ -442,7 +442,10 @@ def test_sessions_list_and_revoke_a_user(
     for user, account in (("octocat", 583231), ("octocat", 583231), ("hubot", 2)):
         session_cookie(app, {"login": user, "id": account})
     status, out, _ = run(capsys, "sessions", "list")
-    assert (status, out.split("\n")[:2]) == (0, ["2\t1", "583231\t2"])
+    assert (status, out.split("\n")[:3]) == (0, ["user id\tsessions", "2\t1", "583231\t2"])
+    status, _, err = run(capsys, "sessions", "revoke", "octocat")  # a login, not the account id
+    assert status == 1 and "USER is the account id" in err
+    assert len(app.user_sessions("583231")) == 2  # nothing ended, and it says so
     status, out, _ = run(capsys, "sessions", "list", "583231")
     assert len(out.split()) == 2
     status, out, _ = run(capsys, "sessions", "revoke", "583231")

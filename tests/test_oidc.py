@@ -542,7 +542,7 @@ except ConfigurationError as exc:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "ERROR OpenID Connect support needs PyJWT" in result.stdout
-    assert "pip install 'oauth-middleware[oidc]'" in result.stdout
+    assert "pip install 'oauth-login-middleware[oidc]'" in result.stdout
 
 
 # -- identity (OIDC-8) -------------------------------------------------------------------------------

@@ -176,7 +176,7 @@ def test_check_prints_the_discovered_endpoints_and_the_callback_to_register() ->
     assert lines[-1].startswith("  RP-initiated logout is on: register https://app.example.com/ ")
     callback = cli._callback_lines(middleware, None)
     assert callback[:2] == [
-        "Callback URL to register in the client registered at Example SSO:",
+        "Callback URL to register in your client's settings at Example SSO:",
         "  https://app.example.com/auth/callback",
     ]
     fake.discovery_overrides["issuer"] = "https://evil.example"

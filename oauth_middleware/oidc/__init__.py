@@ -3,7 +3,7 @@
 Protocol pieces, plugged into :class:`~oauth_middleware.OAuthMiddleware` by
 :class:`OpenIDConnect` and its presets (``Google()``, ``GitLab()``, ``MicrosoftEntra(tenant)``,
 ``Keycloak(base_url, realm)``, ``Okta(domain)``). Needs PyJWT with cryptography, imported lazily:
-``pip install 'oauth-middleware[oidc]'``.
+``pip install 'oauth-login-middleware[oidc]'``.
 
 .. code-block:: python
 

@@ -6,7 +6,7 @@ import types
 
 from oauth_middleware.errors import ConfigurationError
 
-INSTALL_HINT = "OpenID Connect support needs PyJWT with cryptography: pip install 'oauth-middleware[oidc]'"
+INSTALL_HINT = "OpenID Connect support needs PyJWT with cryptography: pip install 'oauth-login-middleware[oidc]'"
 
 
 def require_jwt() -> types.ModuleType:

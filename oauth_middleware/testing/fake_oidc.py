@@ -5,7 +5,7 @@ authorization-code flow: discovery (``/.well-known/openid-configuration``), keys
 and EC keys made with :mod:`cryptography`, rotatable), the browser's ``/authorize`` (auto-approve
 or a consent page), ``/token`` (PKCE S256 required, codes single use, refresh tokens rotated on
 every use), ``/userinfo`` and the browser's ``/logout`` (RP-initiated logout: the
-``end_session_endpoint``). Tokens are signed with PyJWT (``pip install 'oauth-middleware[oidc]'``).
+``end_session_endpoint``). Tokens are signed with PyJWT (``pip install 'oauth-login-middleware[oidc]'``).
 
 :meth:`FakeOIDC.hostile_token` makes the id_tokens an attacker or a broken provider would send
 (``alg: none``, HS256 keyed with the public key, wrong ``aud``, a JWE, ...): see
